@@ -1,0 +1,101 @@
+import { closeHoldInTransaction, holdInTransaction, InsufficientCreditsError } from '../src/billing/ledger';
+import { priceMedia } from '../src/billing/pricing';
+import { Model, Task } from '../src/db/entities';
+import type { Admission, MediaTaskInput, TaskFailure } from '../workflows/types';
+import type { ActivityDeps } from './deps';
+
+const FINAL = `('succeeded', 'failed', 'cancelled')`;
+
+export function createBillingActivities(deps: ActivityDeps) {
+  const knex = () => deps.orm.em.getKnex();
+
+  return {
+    /**
+     * Creates the task row and holds its price in one transaction. Idempotent: a second call for the same
+     * task finds the row and changes nothing. An empty wallet creates nothing.
+     */
+    async reserveCredits(input: MediaTaskInput): Promise<Admission> {
+      try {
+        await knex().transaction(async (trx) => {
+          const inserted = await trx.raw(
+            `insert into tasks (id, account_id, api_key_id, kind, model, status, progress, request, request_hash,
+               idempotency_key, callback_url, credits_reserved, created_at, updated_at)
+             values (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?, now())
+             on conflict (id) do nothing returning id`,
+            [
+              input.taskId, input.accountId, input.apiKeyId, input.kind, input.model, JSON.stringify(input.request),
+              input.requestHash, input.idempotencyKey, input.callbackUrl, input.price, input.acceptedAt,
+            ],
+          );
+          if (inserted.rows.length === 0) return;
+          await holdInTransaction(trx, { ref: input.taskId, accountId: input.accountId, apiKeyId: input.apiKeyId, amount: input.price });
+        });
+        return { admitted: true, taskId: input.taskId };
+      } catch (error) {
+        if (error instanceof InsufficientCreditsError) return { admitted: false, taskId: input.taskId, reason: 'insufficient_credits' };
+        throw error;
+      }
+    },
+
+    /**
+     * Charges the real cost (from the provider's usage, never more than was held), releases the rest,
+     * marks the task succeeded and writes its usage row, all in one transaction. Idempotent.
+     */
+    async settleCredits(input: { taskId: string; channelId: string; usage: { seconds?: number; images?: number } }): Promise<{ charged: number }> {
+      const em = deps.orm.em.fork();
+      const task = await em.findOneOrFail(Task, { id: input.taskId });
+      const model = await em.findOne(Model, { id: task.model });
+      const fromUsage = model && (input.usage.seconds !== undefined || input.usage.images !== undefined)
+        ? priceMedia(model.pricing, input.usage)
+        : task.creditsReserved;
+      const charge = Math.min(task.creditsReserved, fromUsage);
+      return knex().transaction(async (trx) => {
+        const closed = await closeHoldInTransaction(trx, { ref: input.taskId, capture: charge });
+        if (closed.status === 'already_closed') {
+          const row = await trx.raw(`select credits_charged from tasks where id = ?`, [input.taskId]);
+          return { charged: Number(row.rows[0].credits_charged) };
+        }
+        await trx.raw(
+          `update tasks set status = 'succeeded', progress = 100, credits_charged = ?, credits_refunded = ?,
+             channel_id = ?, completed_at = now(), updated_at = now()
+           where id = ? and status not in ${FINAL}`,
+          [closed.captured, closed.released, input.channelId, input.taskId],
+        );
+        await trx.raw(
+          `insert into usage_records (id, ref, account_id, api_key_id, model, category, channel_id, units, credits, status, latency_ms)
+           values (?, ?, ?, ?, ?, ?, ?, ?, ?, 'succeeded', ?) on conflict (ref) do nothing`,
+          [
+            `use_${input.taskId}`, input.taskId, task.accountId, task.apiKeyId, task.model, task.kind, input.channelId,
+            JSON.stringify(input.usage), closed.captured, Date.now() - task.createdAt.getTime(),
+          ],
+        );
+        return { charged: closed.captured };
+      });
+    },
+
+    /** Releases the whole hold and records the task's final failed or cancelled state. Idempotent. */
+    async refundCredits(input: { taskId: string; status: 'failed' | 'cancelled'; error: TaskFailure | null }): Promise<{ refunded: number }> {
+      return knex().transaction(async (trx) => {
+        const closed = await closeHoldInTransaction(trx, { ref: input.taskId, capture: 0 });
+        const refunded = closed.status === 'closed' ? closed.released : 0;
+        const updated = await trx.raw(
+          `update tasks set status = ?, error = ?, credits_refunded = credits_refunded + ?, completed_at = now(), updated_at = now()
+           where id = ? and status not in ${FINAL} returning account_id, api_key_id, model, kind, channel_id, created_at`,
+          [input.status, input.error ? JSON.stringify(input.error) : null, refunded, input.taskId],
+        );
+        const task = updated.rows[0];
+        if (task) {
+          await trx.raw(
+            `insert into usage_records (id, ref, account_id, api_key_id, model, category, channel_id, units, credits, status, latency_ms)
+             values (?, ?, ?, ?, ?, ?, ?, '{}', 0, ?, ?) on conflict (ref) do nothing`,
+            [
+              `use_${input.taskId}`, input.taskId, task.account_id, task.api_key_id, task.model, task.kind, task.channel_id,
+              input.status, Date.now() - new Date(task.created_at).getTime(),
+            ],
+          );
+        }
+        return { refunded };
+      });
+    },
+  };
+}

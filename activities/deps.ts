@@ -1,0 +1,23 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Logger } from '../src/log';
+import type { ProviderRegistry } from '../src/providers/registry';
+import type { AssetStore } from '../src/storage/asset-store';
+import type { SecretBox } from '../src/security/secrets';
+import type { OutboundGuard } from '../src/net/outbound-guard';
+
+/** What the activities need; the worker builds it once, tests pass their own. */
+export interface ActivityDeps {
+  orm: MikroORM;
+  providers: ProviderRegistry;
+  store: AssetStore;
+  box: SecretBox;
+  log: Logger;
+  /** Base of asset links in callbacks. */
+  publicUrl: string;
+  /** Checks consumer-supplied URLs (callbacks) again at send time: DNS may have changed. */
+  outbound: OutboundGuard;
+  /** Random numbers for weighted routing (tests may fix it). */
+  random?: () => number;
+  /** Largest asset accepted, bytes. */
+  maxAssetBytes?: number;
+}

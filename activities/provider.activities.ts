@@ -1,0 +1,182 @@
+import { Context } from '@temporalio/activity';
+import { listCandidates } from '../src/routing/candidates';
+import { loadChannelAccess } from '../src/routing/channel-access';
+import { pickWeighted } from '../src/routing/pick-channel';
+import { ProviderError, type JobRef, type MediaRequest, type ProviderJob } from '../src/providers/types';
+import { newId } from '../src/ids';
+import type { ChannelPick, FinishedJob, JobHandle, MediaKind, MediaTaskRequest } from '../workflows/types';
+import type { ActivityDeps } from './deps';
+import { providerFailure, toAttemptFailure } from './provider-failure';
+
+/** What every provider activity needs to address one job. */
+interface JobInput {
+  taskId: string;
+  channelId: string;
+  kind: MediaKind;
+  upstreamModel: string;
+  request: MediaTaskRequest;
+}
+
+/** Consecutive failed status polls tolerated before the attempt is given up as an infrastructure failure. */
+const MAX_POLL_ERRORS = 5;
+
+export function createProviderActivities(deps: ActivityDeps) {
+  const random = deps.random ?? Math.random;
+
+  function toMediaRequest(input: JobInput): MediaRequest {
+    return { kind: input.kind, model: input.upstreamModel, ...input.request };
+  }
+
+  function jobRef(input: JobInput, job: JobHandle): JobRef {
+    return { jobId: job.jobId, handles: job.handles, request: toMediaRequest(input) };
+  }
+
+  /** Outputs the provider returned inline (base64) are stored now, so only a key crosses into history. */
+  async function stageOutputs(taskId: string, attempt: number, job: ProviderJob): Promise<FinishedJob['outputs']> {
+    const staged: FinishedJob['outputs'] = [];
+    for (const [index, output] of job.outputs.entries()) {
+      if (output.base64 !== undefined) {
+        const key = `staging/${taskId}/${attempt}-${index}`;
+        const { Readable } = await import('node:stream');
+        await deps.store.put(key, Readable.from([Buffer.from(output.base64, 'base64')]), { maxBytes: deps.maxAssetBytes });
+        staged.push({ stagedAssetKey: key, contentType: output.contentType });
+      } else {
+        staged.push({ url: output.url, contentType: output.contentType });
+      }
+    }
+    return staged;
+  }
+
+  async function finished(taskId: string, attempt: number, job: ProviderJob): Promise<FinishedJob> {
+    const handle: JobHandle = { jobId: job.jobId, ...(job.handles ? { handles: job.handles } : {}) };
+    if (job.status === 'succeeded') {
+      return { status: 'succeeded', job: handle, outputs: await stageOutputs(taskId, attempt, job), usage: job.usage };
+    }
+    return {
+      status: job.status === 'cancelled' ? 'cancelled' : 'failed',
+      job: handle,
+      outputs: [],
+      error: job.error
+        ? toAttemptFailure(job.error)
+        : { code: job.status === 'cancelled' ? 'job_cancelled' : 'job_failed', message: `The provider reported the job ${job.status}`, retryable: job.status === 'cancelled' },
+    };
+  }
+
+  const isFinal = (status: string) => status === 'succeeded' || status === 'failed' || status === 'cancelled';
+
+  return {
+    /**
+     * Chooses the channel for the next attempt: enabled channels of the model and group whose provider
+     * serves this kind; the highest priority tier, weighted inside it; never `avoidChannelId` while
+     * another candidate exists. Marks the task queued on it.
+     */
+    async pickChannel(input: { taskId: string; model: string; kind: MediaKind; group: string; avoidChannelId: string | null }): Promise<ChannelPick | null> {
+      const em = deps.orm.em.fork();
+      const all = (await listCandidates(em, input.model, input.group)).filter(
+        (c) => deps.providers.has(c.provider) && deps.providers.get(c.provider).kinds.includes(input.kind),
+      );
+      const others = all.filter((c) => c.id !== input.avoidChannelId);
+      const pick = pickWeighted(others.length > 0 ? others : all, random);
+      if (!pick) return null;
+      await em.getConnection().execute(
+        `update tasks set status = case when status = 'pending' then 'queued' else status end, channel_id = ?, updated_at = now()
+         where id = ? and status not in ('succeeded', 'failed', 'cancelled')`,
+        [pick.id, input.taskId],
+      );
+      const pollIntervalMs = Number(pick.settings.pollIntervalMs ?? (pick.provider === 'mock' ? 250 : 2000));
+      return { channelId: pick.id, provider: pick.provider, upstreamModel: pick.upstreamModel, pollIntervalMs };
+    },
+
+    /**
+     * Starts one provider job. A provider failure becomes a non-retryable ApplicationFailure carrying the
+     * classified error; a refused credential also disables the channel so no other task wastes time on it.
+     */
+    async submitToProvider(input: JobInput & { attempt: number }): Promise<{ job: JobHandle; finished?: FinishedJob }> {
+      const em = deps.orm.em.fork();
+      const { provider: providerId, access } = await loadChannelAccess(em, deps.box, input.channelId);
+      const provider = deps.providers.get(providerId);
+      let job: ProviderJob;
+      try {
+        job = await provider.submit(access, toMediaRequest(input), { taskId: input.taskId, attempt: input.attempt });
+      } catch (error) {
+        if (!(error instanceof ProviderError)) throw error;
+        await recordAttempt(input.taskId, { channelId: input.channelId, outcome: 'failed', code: error.code });
+        if (error.code === 'upstream_auth_failed') {
+          await em.getConnection().execute(
+            `update channels set enabled = false, disabled_reason = ?, updated_at = now() where id = ?`,
+            ['The provider refused the channel credential', input.channelId],
+          );
+        }
+        throw providerFailure(error);
+      }
+      await em.getConnection().execute(
+        `update tasks set provider_job_id = ?, channel_id = ?, status = 'processing', updated_at = now(),
+           progress = coalesce(?, progress)
+         where id = ? and status not in ('succeeded', 'failed', 'cancelled')`,
+        [job.jobId, input.channelId, job.progress, input.taskId],
+      );
+      await recordAttempt(input.taskId, { channelId: input.channelId, jobId: job.jobId, outcome: 'submitted' });
+      const handle: JobHandle = { jobId: job.jobId, ...(job.handles ? { handles: job.handles } : {}) };
+      if (isFinal(job.status)) return { job: handle, finished: await finished(input.taskId, input.attempt, job) };
+      return { job: handle };
+    },
+
+    /**
+     * Polls the provider until the job ends, heartbeating every round (so a dead worker is replaced
+     * quickly and cancellation reaches us) and writing progress to the task row. A few failed polls in a
+     * row are tolerated; more end the attempt as a retryable infrastructure failure.
+     */
+    async waitForProvider(input: JobInput & { job: JobHandle; pollIntervalMs: number }): Promise<FinishedJob> {
+      const context = Context.current();
+      const em = deps.orm.em.fork();
+      const { provider: providerId, access } = await loadChannelAccess(em, deps.box, input.channelId);
+      const provider = deps.providers.get(providerId);
+      const ref = jobRef(input, input.job);
+      let lastProgress: number | null = null;
+      let pollErrors = 0;
+      for (;;) {
+        context.heartbeat({ jobId: input.job.jobId });
+        try {
+          const job = await provider.status(access, ref);
+          pollErrors = 0;
+          if (isFinal(job.status)) return finished(input.taskId, context.info.attempt, job);
+          if (job.progress !== lastProgress) {
+            lastProgress = job.progress;
+            await em.getConnection().execute(
+              `update tasks set progress = ?, updated_at = now() where id = ? and status = 'processing'`,
+              [job.progress, input.taskId],
+            );
+          }
+        } catch (error) {
+          if (!(error instanceof ProviderError)) throw error;
+          pollErrors += 1;
+          if (!error.retryable || pollErrors >= MAX_POLL_ERRORS) {
+            return { status: 'failed', job: input.job, outputs: [], error: toAttemptFailure(error.toInfo()) };
+          }
+        }
+        await context.sleep(input.pollIntervalMs);
+      }
+    },
+
+    /** Cancels the provider job where the protocol allows; never fails the caller. */
+    async cancelProviderJob(input: JobInput & { job: JobHandle }): Promise<{ outcome: string }> {
+      const em = deps.orm.em.fork();
+      const { provider: providerId, access } = await loadChannelAccess(em, deps.box, input.channelId);
+      const provider = deps.providers.get(providerId);
+      if (!provider.cancel) return { outcome: 'not_cancellable' };
+      try {
+        return { outcome: await provider.cancel(access, jobRef(input, input.job)) };
+      } catch (error) {
+        deps.log.warn({ taskId: input.taskId, channelId: input.channelId, err: error instanceof ProviderError ? error.message : String(error) }, 'provider cancel failed');
+        return { outcome: 'cancel_failed' };
+      }
+    },
+  };
+
+  async function recordAttempt(taskId: string, attempt: { channelId: string; jobId?: string; outcome: string; code?: string }): Promise<void> {
+    await deps.orm.em.getConnection().execute(
+      `update tasks set attempts = attempts || ?::jsonb, updated_at = now() where id = ?`,
+      [JSON.stringify([{ ...attempt, at: new Date().toISOString(), id: newId('att') }]), taskId],
+    );
+  }
+}

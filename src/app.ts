@@ -1,0 +1,77 @@
+import Koa from 'koa';
+import Router from '@koa/router';
+import type { MikroORM, EntityManager } from '@mikro-orm/postgresql';
+import type { Client } from '@temporalio/client';
+import type { Config } from './config';
+import type { Logger } from './log';
+import { adminAuth, consumerAuth } from './http/auth';
+import { errorHandler, jsonBody, requestContext } from './http/middleware';
+import type { OutboundGuard } from './net/outbound-guard';
+import type { SecretBox } from './security/secrets';
+import type { AssetStore } from './storage/asset-store';
+import { adminRoutes } from './modules/admin/admin.routes';
+import { assetsRoutes } from './modules/assets/assets.routes';
+import { modelsRoutes } from './modules/models/models.routes';
+import { createTasksService } from './modules/tasks/tasks.service';
+import { tasksRoutes } from './modules/tasks/tasks.routes';
+
+export interface AppDeps {
+  config: Config;
+  orm: MikroORM;
+  temporal: Client;
+  log: Logger;
+  store: AssetStore;
+  box: SecretBox;
+  outbound: OutboundGuard;
+}
+
+/** Builds the Koa app. It never listens: main.ts does, and tests use app.callback(). */
+export function createApp(deps: AppDeps): Koa {
+  const app = new Koa();
+  app.proxy = false;
+  const em = (ctx: { state: unknown }) => (ctx.state as { em: EntityManager }).em;
+  const links = { publicUrl: deps.config.http.publicUrl, box: deps.box };
+
+  app.use(requestContext(deps.log));
+  app.use(errorHandler());
+  app.use(async (ctx, next) => {
+    // One identity map per request; the ORM's global context stays unused.
+    (ctx.state as { em: EntityManager }).em = deps.orm.em.fork();
+    return next();
+  });
+  app.use(jsonBody({ maxBytes: deps.config.http.maxBodyBytes }));
+
+  const publicRouter = new Router();
+  publicRouter.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  publicRouter.get('/readyz', async (ctx) => {
+    await em(ctx).getConnection().execute('select 1');
+    ctx.body = { status: 'ready' };
+  });
+  app.use(publicRouter.routes());
+  app.use(assetsRoutes({ em, store: deps.store, box: deps.box }).routes());
+
+  const auth = consumerAuth({ em: () => deps.orm.em.fork(), trustedProxies: deps.config.http.trustedProxies });
+  app.use(async (ctx, next) => (ctx.path.startsWith('/v1/') || ctx.path === '/v1' ? auth(ctx, next) : next()));
+  const admin = adminAuth(deps.config.adminToken);
+  app.use(async (ctx, next) => (ctx.path.startsWith('/admin/') || ctx.path === '/admin' ? admin(ctx, next) : next()));
+
+  const tasks = createTasksService({
+    temporal: deps.temporal,
+    taskQueue: deps.config.temporal.taskQueue,
+    outbound: deps.outbound,
+    ...links,
+    defaultDeadlineSeconds: deps.config.tasks.defaultDeadlineSeconds,
+    maxChannelAttempts: deps.config.tasks.maxChannelAttempts,
+  });
+  for (const router of [
+    tasksRoutes({ tasks, em }),
+    modelsRoutes({ em }),
+    adminRoutes({ em, ...links }),
+  ]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+  return app;
+}

@@ -1,0 +1,145 @@
+import type { Knex } from '@mikro-orm/postgresql';
+
+/**
+ * The credit ledger. Every movement is one transaction that appends a ledger row with a unique
+ * (ref, kind), so a retried step is a no-op, and changes the account with a conditional update, so
+ * concurrent holds can never push a balance below zero.
+ *
+ * Invariant, per account and at every moment: balance + reserved = top-ups - captures,
+ * where `reserved` equals the sum of open holds.
+ */
+
+export type HoldOutcome = { status: 'held'; amount: number } | { status: 'insufficient'; balance: number };
+
+export type CloseOutcome = { status: 'closed'; captured: number; released: number } | { status: 'already_closed' };
+
+/** Adds (or with a negative amount, removes) credits. Idempotent per `ref`. */
+export async function topUp(
+  knex: Knex,
+  input: { accountId: string; amount: number; ref: string; reason?: string },
+): Promise<{ balance: number; applied: boolean }> {
+  return knex.transaction(async (trx) => {
+    const inserted = await trx.raw(
+      `insert into ledger_entries (account_id, kind, amount, ref, reason) values (?, 'topup', ?, ?, ?)
+       on conflict (ref, kind) do nothing returning id`,
+      [input.accountId, input.amount, input.ref, input.reason ?? null],
+    );
+    if (inserted.rows.length === 0) {
+      const row = await trx.raw(`select balance from accounts where id = ?`, [input.accountId]);
+      return { balance: Number(row.rows[0]?.balance ?? 0), applied: false };
+    }
+    const updated = await trx.raw(
+      `update accounts set balance = balance + ? where id = ? and balance + ? >= 0 returning balance`,
+      [input.amount, input.accountId, input.amount],
+    );
+    if (updated.rows.length === 0) throw new InsufficientCreditsError();
+    return { balance: Number(updated.rows[0].balance), applied: true };
+  });
+}
+
+/** Thrown inside a transaction to roll it back when the wallet cannot cover an amount. */
+export class InsufficientCreditsError extends Error {
+  constructor() {
+    super('Insufficient credits');
+    this.name = 'InsufficientCreditsError';
+  }
+}
+
+/**
+ * Holds `amount` credits under `ref` inside the caller's transaction. A second call with the same ref
+ * finds the existing hold and changes nothing. Throws InsufficientCreditsError when the balance is short.
+ */
+export async function holdInTransaction(
+  trx: Knex.Transaction,
+  input: { ref: string; accountId: string; apiKeyId: string | null; amount: number },
+): Promise<{ created: boolean }> {
+  const inserted = await trx.raw(
+    `insert into holds (id, account_id, api_key_id, amount, status) values (?, ?, ?, ?, 'open')
+     on conflict (id) do nothing returning id`,
+    [input.ref, input.accountId, input.apiKeyId, input.amount],
+  );
+  if (inserted.rows.length === 0) return { created: false };
+  const updated = await trx.raw(
+    `update accounts set balance = balance - ?, reserved = reserved + ?
+     where id = ? and balance >= ? returning balance`,
+    [input.amount, input.amount, input.accountId, input.amount],
+  );
+  if (updated.rows.length === 0) throw new InsufficientCreditsError();
+  await trx.raw(
+    `insert into ledger_entries (account_id, kind, amount, ref) values (?, 'hold', ?, ?)`,
+    [input.accountId, input.amount, input.ref],
+  );
+  return { created: true };
+}
+
+/** Holds credits in a transaction of its own. */
+export async function hold(
+  knex: Knex,
+  input: { ref: string; accountId: string; apiKeyId: string | null; amount: number },
+): Promise<HoldOutcome> {
+  try {
+    await knex.transaction((trx) => holdInTransaction(trx, input));
+    return { status: 'held', amount: input.amount };
+  } catch (error) {
+    if (!(error instanceof InsufficientCreditsError)) throw error;
+    const row = await knex.raw(`select balance from accounts where id = ?`, [input.accountId]);
+    return { status: 'insufficient', balance: Number(row.rows[0]?.balance ?? 0) };
+  }
+}
+
+/**
+ * Closes an open hold: charges `capture` (capped at the hold) and gives the rest back.
+ * `capture = 0` is a full release. Closing an already closed hold changes nothing.
+ */
+export async function closeHold(knex: Knex, input: { ref: string; capture: number }): Promise<CloseOutcome> {
+  return knex.transaction((trx) => closeHoldInTransaction(trx, input));
+}
+
+/** closeHold inside the caller's transaction, so the task row and the money change together. */
+export async function closeHoldInTransaction(trx: Knex.Transaction, input: { ref: string; capture: number }): Promise<CloseOutcome> {
+  if (!Number.isInteger(input.capture) || input.capture < 0) {
+    throw new Error(`capture must be a non-negative integer, got ${input.capture}`);
+  }
+  const open = await trx.raw(`select account_id, amount from holds where id = ? and status = 'open' for update`, [input.ref]);
+  if (open.rows.length === 0) return { status: 'already_closed' };
+  const accountId: string = open.rows[0].account_id;
+  const amount = Number(open.rows[0].amount);
+  const captured = Math.min(input.capture, amount);
+  const released = amount - captured;
+  await trx.raw(`update holds set status = ?, captured = ?, closed_at = now() where id = ?`, [
+    captured > 0 ? 'captured' : 'released',
+    captured,
+    input.ref,
+  ]);
+  await trx.raw(`update accounts set reserved = reserved - ?, balance = balance + ? where id = ?`, [amount, released, accountId]);
+  if (captured > 0) {
+    await trx.raw(`insert into ledger_entries (account_id, kind, amount, ref) values (?, 'capture', ?, ?)`, [accountId, captured, input.ref]);
+  }
+  if (released > 0) {
+    await trx.raw(`insert into ledger_entries (account_id, kind, amount, ref) values (?, 'release', ?, ?)`, [accountId, released, input.ref]);
+  }
+  return { status: 'closed', captured, released };
+}
+
+/** Reads the ledger's view of one account, for the invariant check in tests and admin. */
+export async function ledgerTotals(
+  knex: Knex,
+  accountId: string,
+): Promise<{ balance: number; reserved: number; openHolds: number; topups: number; captures: number }> {
+  const result = await knex.raw(
+    `select a.balance, a.reserved,
+       (select coalesce(sum(amount), 0) from holds where account_id = a.id and status = 'open') as open_holds,
+       (select coalesce(sum(amount), 0) from ledger_entries where account_id = a.id and kind = 'topup') as topups,
+       (select coalesce(sum(amount), 0) from ledger_entries where account_id = a.id and kind = 'capture') as captures
+     from accounts a where a.id = ?`,
+    [accountId],
+  );
+  const row = result.rows[0];
+  return {
+    balance: Number(row.balance),
+    reserved: Number(row.reserved),
+    openHolds: Number(row.open_holds),
+    topups: Number(row.topups),
+    captures: Number(row.captures),
+  };
+}

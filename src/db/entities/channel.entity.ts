@@ -1,0 +1,25 @@
+import { defineEntity } from '@mikro-orm/core';
+
+/** An upstream provider account that serves some public models. The credential is encrypted. */
+export const Channel = defineEntity({
+  name: 'Channel',
+  tableName: 'channels',
+  properties: (p) => ({
+    id: p.string().primary(),
+    name: p.string(),
+    provider: p.string(),
+    baseUrl: p.text(),
+    apiKeyEnc: p.text(),
+    /** Public model id -> upstream model name. */
+    models: p.json<Record<string, string>>(),
+    groups: p.json<string[]>(),
+    priority: p.integer(),
+    weight: p.integer(),
+    enabled: p.boolean(),
+    settings: p.json<Record<string, unknown>>(),
+    /** Why the gateway disabled the channel itself (e.g. the provider refused its credential). */
+    disabledReason: p.text().nullable(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+  }),
+});

@@ -1,0 +1,6 @@
+import { Migration20261126000000Initial } from './Migration20261126000000Initial';
+
+/** Migrations in order. Listed explicitly so they run the same from tsx, ts-jest and a build. */
+export const migrationsList = [
+  { name: 'Migration20261126000000Initial', class: Migration20261126000000Initial },
+];

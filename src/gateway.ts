@@ -1,0 +1,102 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Config } from './config';
+import { createApp } from './app';
+import type { Logger } from './log';
+import { initOrm, migrateUp, type Orm } from './db/orm';
+import { createOutboundGuard } from './net/outbound-guard';
+import { createDefaultProviders } from './providers';
+import type { ProviderRegistry } from './providers/registry';
+import { createSecretBox, type SecretBox } from './security/secrets';
+import { createLocalAssetStore } from './storage/asset-store';
+import { createMediaWorker } from '../workers/media-worker';
+
+/** A running gateway: the API server and, when asked, the worker in the same process. */
+export interface Gateway {
+  url: string;
+  orm: Orm;
+  temporal: Client;
+  box: SecretBox;
+  worker: Worker | null;
+  server: http.Server;
+  stop(): Promise<void>;
+}
+
+/**
+ * Wires every piece from the config and listens. Used by `npm start`, the tests and the benchmarks,
+ * so they all run the same code.
+ */
+export async function startGateway(opts: {
+  config: Config;
+  log: Logger;
+  databaseUrl: string;
+  temporalAddress: string;
+  secret: string;
+  runWorker: boolean;
+  migrate?: boolean;
+  workflowBundle?: WorkflowBundleWithSourceMap | { codePath: string };
+  providers?: ProviderRegistry;
+}): Promise<Gateway> {
+  const { config, log } = opts;
+  const orm = await initOrm({ url: opts.databaseUrl, poolMax: 20 });
+  if (opts.migrate ?? true) await migrateUp(orm);
+  const box = createSecretBox(opts.secret);
+  const store = createLocalAssetStore(config.assetDir);
+  const outbound = createOutboundGuard({ allowlist: config.outboundAllowlist });
+  const connection = await Connection.connect({ address: opts.temporalAddress });
+  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+
+  let worker: Worker | null = null;
+  let workerRun: Promise<void> | null = null;
+  let nativeConnection: NativeConnection | null = null;
+  if (opts.runWorker) {
+    nativeConnection = await NativeConnection.connect({ address: opts.temporalAddress });
+    worker = await createMediaWorker({
+      connection: nativeConnection,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      workflowBundle: opts.workflowBundle,
+      activities: {
+        orm, providers: opts.providers ?? createDefaultProviders(), store, box, log: log.child({ component: 'worker' }),
+        publicUrl: config.http.publicUrl, outbound,
+      },
+    });
+    workerRun = worker.run();
+    workerRun.catch((error) => log.error({ err: error }, 'worker stopped with an error'));
+  }
+
+  const app = createApp({ config, orm, temporal, log, store, box, outbound });
+  const server = http.createServer(app.callback());
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 60_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.http.port, config.http.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  let stopping: Promise<void> | null = null;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    orm, temporal, box, worker, server,
+    stop() {
+      stopping ??= (async () => {
+        // Stop taking requests and let in-flight ones finish, then hand activities back, then close.
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        if (worker && workerRun) {
+          worker.shutdown();
+          await workerRun.catch(() => undefined);
+        }
+        await nativeConnection?.close();
+        await connection.close();
+        await orm.close();
+      })();
+      return stopping;
+    },
+  };
+}

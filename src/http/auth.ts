@@ -1,0 +1,127 @@
+import type Koa from 'koa';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { timingSafeEqual } from 'node:crypto';
+import { ApiKey } from '../db/entities';
+import { hashApiKey } from '../security/secrets';
+import { clientIp, ipSet, type IpSet } from '../net/ip';
+import { AppError, errors } from './errors';
+import type { RequestState } from './middleware';
+
+/** Who is calling, as the consumer routes see it. */
+export interface ConsumerAuth {
+  apiKeyId: string;
+  accountId: string;
+  group: string;
+  /** Allowed model ids and wildcards; null means every model. */
+  models: string[] | null;
+  clientIp: string;
+  rpm: number | null;
+  defaultCallbackUrl: string | null;
+}
+
+interface CachedKey {
+  row: { id: string; accountId: string; group: string; models: string[] | null; ipAllowlist: string[] | null; rpm: number | null; defaultCallbackUrl: string | null; expiresAt: Date | null; revokedAt: Date | null } | null;
+  allowlist: IpSet | null;
+  loadedAt: number;
+}
+
+/** How long a key lookup is reused. A revoked key stops working at most this long after the revoke. */
+export const KEY_CACHE_TTL_MS = 2000;
+
+/**
+ * Consumer authentication: `Authorization: Bearer <key>` or `x-api-key`. Looks the key up by its
+ * SHA-256 (cached for KEY_CACHE_TTL_MS), refuses revoked and expired keys, and enforces the IP allowlist.
+ */
+export function consumerAuth(deps: { em: () => EntityManager; trustedProxies: string[]; now?: () => number }): Koa.Middleware {
+  const cache = new Map<string, CachedKey>();
+  const trusted = ipSet(deps.trustedProxies);
+  const now = deps.now ?? Date.now;
+
+  async function load(hash: string): Promise<CachedKey> {
+    const hit = cache.get(hash);
+    if (hit && now() - hit.loadedAt < KEY_CACHE_TTL_MS) return hit;
+    const row = await deps.em().findOne(ApiKey, { keyHash: hash });
+    const entry: CachedKey = {
+      row: row && {
+        id: row.id, accountId: row.accountId, group: row.group, models: row.models ?? null,
+        ipAllowlist: row.ipAllowlist ?? null, rpm: row.rpm ?? null, defaultCallbackUrl: row.defaultCallbackUrl ?? null,
+        expiresAt: row.expiresAt ?? null, revokedAt: row.revokedAt ?? null,
+      },
+      allowlist: row?.ipAllowlist?.length ? ipSet(row.ipAllowlist) : null,
+      loadedAt: now(),
+    };
+    if (cache.size > 10_000) cache.clear();
+    cache.set(hash, entry);
+    return entry;
+  }
+
+  return async (ctx, next) => {
+    const key = presentedKey(ctx);
+    if (!key) throw errors.unauthorized('Missing API key: send Authorization: Bearer <key> or x-api-key');
+    const { row, allowlist } = await load(hashApiKey(key));
+    if (!row) throw errors.unauthorized('Invalid API key');
+    if (row.revokedAt) throw errors.unauthorized('This API key has been revoked');
+    if (row.expiresAt && row.expiresAt.getTime() <= now()) throw errors.unauthorized('This API key has expired');
+    const ip = clientIp(ctx.req.socket.remoteAddress ?? '', ctx.get('x-forwarded-for') || undefined, trusted);
+    if (allowlist && !allowlist.has(ip)) {
+      throw errors.forbidden('ip_not_allowed', `Requests from ${ip} are not allowed for this key`);
+    }
+    const state = ctx.state as RequestState;
+    state.auth = {
+      apiKeyId: row.id, accountId: row.accountId, group: row.group, models: row.models,
+      clientIp: ip, rpm: row.rpm, defaultCallbackUrl: row.defaultCallbackUrl,
+    };
+    state.log = state.log.child({ keyId: row.id, accountId: row.accountId });
+    return next();
+  };
+}
+
+function presentedKey(ctx: Koa.Context): string | undefined {
+  const header = ctx.get('authorization');
+  const bearer = /^Bearer\s+(.+)$/i.exec(header);
+  if (bearer) return bearer[1]!.trim();
+  const apiKey = ctx.get('x-api-key');
+  return apiKey ? apiKey.trim() : undefined;
+}
+
+/** The caller's auth; routes behind consumerAuth only. */
+export function authOf(ctx: { state: unknown }): ConsumerAuth {
+  const auth = (ctx.state as RequestState).auth;
+  if (!auth) throw new Error('consumerAuth did not run before this handler');
+  return auth;
+}
+
+/** True when `model` is allowed by the key's list of exact ids and `*` wildcards (null: all). */
+export function modelAllowed(allowed: string[] | null, model: string): boolean {
+  if (!allowed) return true;
+  return allowed.some((pattern) => {
+    if (!pattern.includes('*')) return pattern === model;
+    const regex = new RegExp(`^${pattern.split('*').map(escapeRegex).join('.*')}$`);
+    return regex.test(model);
+  });
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Throws 403 `model_not_allowed` when the key may not use the model. */
+export function assertModelAllowed(auth: ConsumerAuth, model: string): void {
+  if (!modelAllowed(auth.models, model)) {
+    throw errors.forbidden('model_not_allowed', `This API key may not use the model ${model}`);
+  }
+}
+
+/** Admin routes: `Authorization: Bearer <ADMIN_TOKEN>`; a consumer key is refused. */
+export function adminAuth(adminToken: string | undefined): Koa.Middleware {
+  const expected = adminToken ? Buffer.from(adminToken) : null;
+  return async (ctx, next) => {
+    const given = /^Bearer\s+(.+)$/i.exec(ctx.get('authorization'))?.[1]?.trim();
+    if (!expected || !given) throw new AppError(401, 'invalid_admin_token', 'Missing or invalid admin token', 'authentication_error');
+    const givenBytes = Buffer.from(given);
+    if (givenBytes.length !== expected.length || !timingSafeEqual(givenBytes, expected)) {
+      throw new AppError(401, 'invalid_admin_token', 'Missing or invalid admin token', 'authentication_error');
+    }
+    return next();
+  };
+}

@@ -1,0 +1,134 @@
+import { ZodError } from 'zod';
+
+/** The error `type`s of API.md. */
+export type ErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'gateway_error'
+  | 'upstream_error';
+
+/** The wire shape of every error. */
+export interface ErrorBody {
+  error: { message: string; type: ErrorType; code: string; param?: string; details?: unknown };
+}
+
+/** An error the gateway means to answer with: a status, a code and a message safe to show. */
+export class AppError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly type: ErrorType = defaultTypeFor(status),
+    readonly details?: unknown,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+}
+
+function defaultTypeFor(status: number): ErrorType {
+  if (status === 401) return 'authentication_error';
+  if (status === 403) return 'permission_error';
+  if (status === 400 || status === 413 || status === 415 || status === 422) return 'invalid_request_error';
+  if (status >= 500 && status !== 503) return 'gateway_error';
+  return 'gateway_error';
+}
+
+/** One line per zod issue, each naming the field: `duration: Expected number, received string`. */
+export function describeZodIssues(error: ZodError): string[] {
+  return error.issues.map((issue) => {
+    const where = issue.path.length > 0 ? issue.path.join('.') : '(body)';
+    return `${where}: ${issue.message}`;
+  });
+}
+
+export interface ErrorResponse {
+  status: number;
+  body: ErrorBody;
+  headers: Record<string, string>;
+  /** True when the error was unexpected and should be logged with its stack. */
+  unexpected: boolean;
+}
+
+/**
+ * Maps anything thrown in a request to the response the client sees. Pure: the error middleware and
+ * its unit tests share it. Unknown errors become a generic 500 that reveals nothing.
+ */
+export function toErrorResponse(error: unknown): ErrorResponse {
+  if (error instanceof AppError) {
+    return {
+      status: error.status,
+      body: { error: { message: error.message, type: error.type, code: error.code, ...detailsOf(error) } },
+      headers: error.headers,
+      unexpected: false,
+    };
+  }
+  if (error instanceof ZodError) {
+    const lines = describeZodIssues(error);
+    return {
+      status: 400,
+      body: {
+        error: {
+          message: `Invalid request: ${lines.join('; ')}`,
+          type: 'invalid_request_error',
+          code: 'invalid_request',
+          param: error.issues[0]?.path.join('.') || undefined,
+          details: error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+        },
+      },
+      headers: {},
+      unexpected: false,
+    };
+  }
+  const status = httpStatusOf(error);
+  if (status === 413) {
+    return simple(413, 'request_too_large', 'Request body is too large', 'invalid_request_error');
+  }
+  if (status === 400) {
+    return simple(400, 'invalid_request', 'Malformed request', 'invalid_request_error');
+  }
+  if (isDatabaseUnavailable(error)) {
+    return { ...simple(503, 'service_unavailable', 'The service is temporarily unavailable, retry shortly', 'gateway_error'), headers: { 'retry-after': '1' }, unexpected: true };
+  }
+  return { ...simple(500, 'internal_error', 'Internal error', 'gateway_error'), unexpected: true };
+}
+
+function simple(status: number, code: string, message: string, type: ErrorType): ErrorResponse {
+  return { status, body: { error: { message, type, code } }, headers: {}, unexpected: false };
+}
+
+function detailsOf(error: AppError): { details?: unknown } {
+  return error.details === undefined ? {} : { details: error.details };
+}
+
+function httpStatusOf(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const candidate = (error as { status?: unknown; statusCode?: unknown }).status ?? (error as { statusCode?: unknown }).statusCode;
+  return typeof candidate === 'number' ? candidate : undefined;
+}
+
+/** Connection-level database failures: the client may retry, it is not its fault. */
+function isDatabaseUnavailable(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const code = (error as { code?: unknown }).code;
+  const name = (error as { name?: unknown }).name;
+  return (
+    code === 'ECONNREFUSED' ||
+    code === 'ECONNRESET' ||
+    code === '57P01' ||
+    code === '57P03' ||
+    name === 'ConnectionException' ||
+    (error instanceof Error && /Timeout acquiring a connection|Connection terminated/i.test(error.message))
+  );
+}
+
+export const errors = {
+  notFound: (code: string, message: string) => new AppError(404, code, message, 'gateway_error'),
+  invalid: (message: string, details?: unknown) => new AppError(400, 'invalid_request', message, 'invalid_request_error', details),
+  unauthorized: (message = 'Invalid or missing API key') => new AppError(401, 'invalid_api_key', message, 'authentication_error'),
+  forbidden: (code: string, message: string) => new AppError(403, code, message, 'permission_error'),
+  conflict: (code: string, message: string) => new AppError(409, code, message, 'gateway_error'),
+  insufficientCredits: () => new AppError(402, 'insufficient_credits', 'Insufficient credits', 'gateway_error'),
+};

@@ -1,0 +1,98 @@
+import type Koa from 'koa';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../log';
+import { AppError, toErrorResponse } from './errors';
+
+/** Per-request state that handlers and middleware share. */
+export interface RequestState {
+  requestId: string;
+  log: Logger;
+  /** Set by consumer auth. */
+  auth?: import('./auth').ConsumerAuth;
+  /** Parsed JSON body. */
+  body?: unknown;
+}
+
+/** Gives every request an id (or keeps a sane inbound `x-request-id`) and a child logger carrying it. */
+export function requestContext(log: Logger): Koa.Middleware {
+  return async (ctx, next) => {
+    const inbound = ctx.get('x-request-id');
+    const requestId = /^[\w.-]{8,64}$/.test(inbound) ? inbound : `req_${randomUUID().replace(/-/g, '')}`;
+    const state = ctx.state as RequestState;
+    state.requestId = requestId;
+    state.log = log.child({ requestId });
+    ctx.set('x-request-id', requestId);
+    const started = process.hrtime.bigint();
+    try {
+      await next();
+    } finally {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      state.log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10, keyId: state.auth?.apiKeyId }, 'request');
+    }
+  };
+}
+
+/** Turns every thrown error into the brief's error format. Handlers never catch just to set a status. */
+export function errorHandler(): Koa.Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        throw new AppError(404, 'not_found', `No route for ${ctx.method} ${ctx.path}`, 'invalid_request_error');
+      }
+      if (ctx.status === 405 && ctx.body === undefined) {
+        throw new AppError(405, 'method_not_allowed', `Method ${ctx.method} is not allowed on ${ctx.path}`, 'invalid_request_error');
+      }
+    } catch (error) {
+      const response = toErrorResponse(error);
+      const state = ctx.state as RequestState;
+      if (response.unexpected) state.log?.error({ err: error }, 'unexpected error');
+      ctx.status = response.status;
+      for (const [name, value] of Object.entries(response.headers)) ctx.set(name, value);
+      ctx.body = response.body;
+    }
+  };
+}
+
+/**
+ * Reads a JSON body with a size limit: malformed JSON is a 400, multipart a 415, and a body over the
+ * limit a 413 without reading the rest.
+ */
+export function jsonBody(opts: { maxBytes: number }): Koa.Middleware {
+  return async (ctx, next) => {
+    if (ctx.method === 'GET' || ctx.method === 'HEAD' || ctx.method === 'DELETE' || ctx.method === 'OPTIONS') return next();
+    const declared = Number(ctx.get('content-length') || '0');
+    if (declared > opts.maxBytes) {
+      throw new AppError(413, 'request_too_large', `Request body is larger than ${opts.maxBytes} bytes`, 'invalid_request_error');
+    }
+    const raw = await readLimited(ctx.req, opts.maxBytes);
+    const state = ctx.state as RequestState;
+    if (raw.length === 0) {
+      state.body = {};
+      return next();
+    }
+    // Bodies are parsed as JSON whatever the content-type says: `curl -d` labels JSON as a form.
+    if (/^multipart\//i.test(ctx.get('content-type'))) {
+      throw new AppError(415, 'unsupported_media_type', 'Send the body as application/json', 'invalid_request_error');
+    }
+    try {
+      state.body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw new AppError(400, 'invalid_json', 'The body is not valid JSON', 'invalid_request_error');
+    }
+    return next();
+  };
+}
+
+async function readLimited(stream: NodeJS.ReadableStream, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      throw new AppError(413, 'request_too_large', `Request body is larger than ${maxBytes} bytes`, 'invalid_request_error');
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}

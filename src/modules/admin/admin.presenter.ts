@@ -1,0 +1,38 @@
+/** Wire shapes of admin objects: ids are strings, times are ISO strings, secrets never appear. */
+
+export function presentAccount(account: { id: string; name: string; balance: number; reserved: number; createdAt: Date }) {
+  return { id: account.id, object: 'account', name: account.name, balance: account.balance, reserved: account.reserved, created_at: account.createdAt.toISOString() };
+}
+
+export function presentKey(key: {
+  id: string; accountId: string; name: string; prefix: string; group: string; models?: string[] | null; ipAllowlist?: string[] | null;
+  rpm?: number | null; budgetTotal?: number | null; budgetMonthly?: number | null; defaultCallbackUrl?: string | null;
+  metadata: Record<string, unknown>; expiresAt?: Date | null; revokedAt?: Date | null; createdAt: Date;
+}) {
+  return {
+    id: key.id, object: 'api_key', account_id: key.accountId, name: key.name, prefix: key.prefix, group: key.group,
+    models: key.models ?? null, ip_allowlist: key.ipAllowlist ?? null, rpm: key.rpm ?? null, budget: key.budgetTotal ?? null,
+    budget_monthly: key.budgetMonthly ?? null, callback_url: key.defaultCallbackUrl ?? null, metadata: key.metadata,
+    expires_at: key.expiresAt?.toISOString() ?? null, revoked_at: key.revokedAt?.toISOString() ?? null, created_at: key.createdAt.toISOString(),
+  };
+}
+
+export function presentModel(model: { id: string; category: string; pricing: object; metadata: Record<string, unknown>; deadlineSeconds?: number | null; defaultDuration?: number | null; createdAt: Date }) {
+  return {
+    id: model.id, object: 'model', category: model.category, pricing: model.pricing, metadata: model.metadata,
+    deadline_seconds: model.deadlineSeconds ?? null, default_duration: model.defaultDuration ?? null, created_at: model.createdAt.toISOString(),
+  };
+}
+
+/** A channel without its credential: only whether one is set. */
+export function presentChannel(channel: {
+  id: string; name: string; provider: string; baseUrl: string; models: Record<string, string>; groups: string[]; priority: number;
+  weight: number; enabled: boolean; settings: Record<string, unknown>; disabledReason?: string | null; createdAt: Date; updatedAt: Date;
+}) {
+  return {
+    id: channel.id, object: 'channel', name: channel.name, provider: channel.provider, base_url: channel.baseUrl, api_key_set: true,
+    models: channel.models, groups: channel.groups, priority: channel.priority, weight: channel.weight, enabled: channel.enabled,
+    settings: channel.settings, disabled_reason: channel.disabledReason ?? null,
+    created_at: channel.createdAt.toISOString(), updated_at: channel.updatedAt.toISOString(),
+  };
+}

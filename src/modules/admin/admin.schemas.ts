@@ -1,0 +1,96 @@
+import { z } from 'zod';
+import { isIpOrCidr } from '../../net/ip';
+
+const credits = z.number().int('must be a whole number of credits').refine(Number.isSafeInteger, 'is too large');
+const nonNegativeCredits = credits.min(0);
+
+export const CreateAccountBody = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  credits: nonNegativeCredits.optional(),
+});
+
+export const TopUpBody = z.strictObject({
+  amount: credits.refine((n) => n !== 0, 'must not be zero'),
+  reason: z.string().max(500).optional(),
+});
+
+const modelPattern = z.string().min(1).max(200).regex(/^[\w.:/*-]+$/, 'may hold letters, digits, . _ - : / and *');
+const ipEntry = z.string().refine(isIpOrCidr, 'must be an IPv4/IPv6 address or CIDR');
+
+/** The settings of a key that PATCH may change. */
+const KeySettings = {
+  name: z.string().trim().min(1).max(200),
+  models: z.array(modelPattern).max(500).nullable(),
+  ip_allowlist: z.array(ipEntry).max(500).nullable(),
+  group: z.string().min(1).max(100).regex(/^[\w.-]+$/),
+  rpm: z.number().int().positive().max(1_000_000).nullable(),
+  budget: nonNegativeCredits.nullable(),
+  budget_monthly: nonNegativeCredits.nullable(),
+  callback_url: z.url({ protocol: /^https?$/ }).max(4096).nullable(),
+  metadata: z.record(z.string(), z.unknown()),
+  expires_at: z.union([z.iso.datetime({ offset: true }), z.number().int().positive()]).nullable(),
+};
+
+export const CreateKeyBody = z.strictObject({
+  account_id: z.string().min(1).max(100),
+  ...KeySettings,
+  name: KeySettings.name.default('default'),
+}).partial({ models: true, ip_allowlist: true, group: true, rpm: true, budget: true, budget_monthly: true, callback_url: true, metadata: true, expires_at: true });
+
+export const UpdateKeyBody = z.strictObject(KeySettings).partial().extend({
+  rotate_webhook_secret: z.boolean().optional(),
+});
+
+const PricingBody = z.strictObject({
+  per_request: nonNegativeCredits.optional(),
+  per_image: nonNegativeCredits.optional(),
+  per_second: nonNegativeCredits.optional(),
+  per_1k_input_tokens: nonNegativeCredits.optional(),
+  per_1k_output_tokens: nonNegativeCredits.optional(),
+});
+
+export const CreateModelBody = z.strictObject({
+  id: z.string().min(1).max(200).regex(/^[\w.:/-]+$/, 'may hold letters, digits, . _ - : and /'),
+  category: z.enum(['chat', 'embedding', 'image', 'video', 'music']),
+  pricing: PricingBody,
+  metadata: z.record(z.string(), z.unknown()).optional(),
+  deadline_seconds: z.number().int().positive().max(7 * 24 * 3600).optional(),
+  default_duration: z.number().int().positive().max(3600).optional(),
+});
+
+export const PROVIDER_IDS = ['openai', 'ark', 'replicate', 'fal', 'mock'] as const;
+
+const channelModels = z.union([
+  z.array(z.string().min(1).max(200)).min(1),
+  z.record(z.string().min(1).max(200), z.string().min(1).max(300)).refine((m) => Object.keys(m).length > 0, 'must name at least one model'),
+]);
+
+const ChannelFields = {
+  name: z.string().trim().min(1).max(200),
+  provider: z.enum(PROVIDER_IDS),
+  base_url: z.url({ protocol: /^https?$/ }).max(2048),
+  api_key: z.string().min(1).max(4096),
+  models: channelModels,
+  groups: z.array(z.string().min(1).max(100)).min(1).max(100),
+  priority: z.number().int().min(-1_000_000).max(1_000_000),
+  weight: z.number().int().min(0).max(1_000_000),
+  enabled: z.boolean(),
+  settings: z.record(z.string(), z.unknown()),
+};
+
+export const CreateChannelBody = z.strictObject(ChannelFields).partial({ groups: true, priority: true, weight: true, enabled: true, settings: true, api_key: true, base_url: true });
+export const UpdateChannelBody = z.strictObject(ChannelFields).partial();
+
+export const AdminUsageQuery = z.object({
+  account_id: z.string().max(100).optional(),
+  key_id: z.string().max(100).optional(),
+  model: z.string().max(200).optional(),
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+/** Channel models as stored: public id -> upstream name. */
+export function channelModelMap(models: z.infer<typeof channelModels>): Record<string, string> {
+  return Array.isArray(models) ? Object.fromEntries(models.map((m) => [m, m])) : models;
+}

@@ -1,0 +1,174 @@
+import { createHash } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Client } from '@temporalio/client';
+import { Asset, Model, Task } from '../../db/entities';
+import { priceMedia, requestedUnits } from '../../billing/pricing';
+import { AppError, errors } from '../../http/errors';
+import { assertModelAllowed, type ConsumerAuth } from '../../http/auth';
+import { newId, taskIdForIdempotencyKey } from '../../ids';
+import type { OutboundGuard } from '../../net/outbound-guard';
+import type { SecretBox } from '../../security/secrets';
+import { admitMediaTask, cancelMediaTask } from '../../temporal/media-tasks';
+import type { MediaKind, MediaTaskInput, MediaTaskRequest } from '../../../workflows/types';
+import { KNOWN_FIELDS, type CreateMediaTaskBody } from './tasks.schemas';
+import { presentTask, type TaskObject } from './tasks.presenter';
+
+export interface TasksServiceDeps {
+  temporal: Client;
+  taskQueue: string;
+  outbound: OutboundGuard;
+  box: SecretBox;
+  publicUrl: string;
+  defaultDeadlineSeconds: number;
+  maxChannelAttempts: number;
+}
+
+/** The answer to a task creation, as API.md shows it. */
+export interface CreatedTask {
+  id: string;
+  task_id: string;
+  object: string;
+  status: string;
+  model: string;
+  created_at: number;
+}
+
+export function createTasksService(deps: TasksServiceDeps) {
+  return {
+    /**
+     * Validates, prices and admits a media task. The reservation happens inside the workflow's first
+     * step; the POST waits for it, so an empty wallet answers 402 and leaves no task behind.
+     */
+    async create(em: EntityManager, auth: ConsumerAuth, kind: MediaKind, body: CreateMediaTaskBody, idempotencyKey: string | undefined): Promise<CreatedTask> {
+      const model = await em.findOne(Model, { id: body.model });
+      if (!model) throw errors.notFound('model_not_found', `The model ${body.model} does not exist`);
+      assertModelAllowed(auth, model.id);
+      if (model.category !== kind) {
+        throw errors.invalid(`The model ${model.id} is a ${model.category} model, not a ${kind} model`, [{ path: 'model', message: `is a ${model.category} model` }]);
+      }
+      const request = toTaskRequest(body);
+      await assertPublicUrls(body, auth.defaultCallbackUrl);
+      const callbackUrl = body.callback_url ?? auth.defaultCallbackUrl ?? null;
+      const price = priceMedia(model.pricing, requestedUnits(kind, request, model.defaultDuration ?? null));
+      const requestHash = hashBody({ kind, ...body });
+      const taskId = idempotencyKey ? taskIdForIdempotencyKey(auth.accountId, idempotencyKey) : newId('task');
+
+      if (idempotencyKey) {
+        const existing = await em.findOne(Task, { id: taskId });
+        if (existing) return replay(existing, requestHash);
+      }
+
+      const input: MediaTaskInput = {
+        taskId, accountId: auth.accountId, apiKeyId: auth.apiKeyId, group: auth.group, kind, model: model.id, request, price,
+        callbackUrl, idempotencyKey: idempotencyKey ?? null, requestHash,
+        deadlineSeconds: model.deadlineSeconds ?? deps.defaultDeadlineSeconds,
+        maxChannelAttempts: deps.maxChannelAttempts,
+        acceptedAt: new Date().toISOString(),
+      };
+      const admission = await admitMediaTask(deps.temporal, deps.taskQueue, input);
+      if (!admission.admitted) throw errors.insufficientCredits();
+      if (idempotencyKey) {
+        // A concurrent twin may have created the row with another body first.
+        const stored = await em.fork().findOne(Task, { id: taskId });
+        if (stored) return replay(stored, requestHash);
+      }
+      return { id: taskId, task_id: taskId, object: `gateway.${kind}.task`, status: 'pending', model: model.id, created_at: Math.floor(Date.parse(input.acceptedAt) / 1000) };
+    },
+
+    /** The caller's account's task, or 404 (another account's task is indistinguishable from none). */
+    async get(em: EntityManager, auth: ConsumerAuth, taskId: string): Promise<TaskObject> {
+      const task = await em.findOne(Task, { id: taskId, accountId: auth.accountId });
+      if (!task) throw errors.notFound('task_not_found', `No task ${taskId}`);
+      const assets = await em.find(Asset, { taskId });
+      return presentTask(task, assets, deps);
+    },
+
+    /** Cancels a running task (its workflow refunds); a finished task is returned as it is. */
+    async cancel(em: EntityManager, auth: ConsumerAuth, taskId: string): Promise<TaskObject> {
+      const task = await em.findOne(Task, { id: taskId, accountId: auth.accountId });
+      if (!task) throw errors.notFound('task_not_found', `No task ${taskId}`);
+      if (!['succeeded', 'failed', 'cancelled'].includes(task.status)) {
+        await cancelMediaTask(deps.temporal, taskId);
+        await waitForFinal(em, taskId, 5000);
+      }
+      return this.get(em.fork(), auth, taskId);
+    },
+  };
+
+  async function assertPublicUrls(body: CreateMediaTaskBody, defaultCallback: string | null): Promise<void> {
+    const urls: [string, string | undefined][] = [
+      ['callback_url', body.callback_url ?? (defaultCallback ?? undefined)],
+      ['image_url', body.image_url],
+      ['last_frame_url', body.last_frame_url],
+      ['video_url', body.video_url],
+      ['audio_url', body.audio_url],
+      ...(body.image_urls ?? []).map((u, i): [string, string] => [`image_urls.${i}`, u]),
+    ];
+    const problems: { path: string; message: string }[] = [];
+    for (const [path, value] of urls) {
+      if (!value) continue;
+      const verdict = await deps.outbound.check(value);
+      if (!verdict.ok) problems.push({ path, message: verdict.reason });
+    }
+    if (problems.length > 0) {
+      throw errors.invalid(`Invalid request body: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems);
+    }
+  }
+
+  function replay(task: { id: string; kind: string; status: string; model: string; createdAt: Date; requestHash: string }, requestHash: string): CreatedTask {
+    if (task.requestHash !== requestHash) {
+      throw new AppError(409, 'idempotency_key_reused', 'This Idempotency-Key was used with a different request body', 'gateway_error');
+    }
+    return { id: task.id, task_id: task.id, object: `gateway.${task.kind}.task`, status: task.status, model: task.model, created_at: Math.floor(task.createdAt.getTime() / 1000) };
+  }
+}
+
+export type TasksService = ReturnType<typeof createTasksService>;
+
+/** Our normalized request: known fields by name, every unknown field kept as a provider option. */
+export function toTaskRequest(body: CreateMediaTaskBody): MediaTaskRequest {
+  const extra: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(body)) if (!KNOWN_FIELDS.has(name)) extra[name] = value;
+  const duration = body.duration ?? (body.seconds !== undefined ? Number(body.seconds) : undefined);
+  const request: MediaTaskRequest = {
+    prompt: body.prompt,
+    references: {
+      ...(body.image_url ? { imageUrl: body.image_url } : {}),
+      ...(body.image_urls ? { imageUrls: body.image_urls } : {}),
+      ...(body.last_frame_url ? { lastFrameUrl: body.last_frame_url } : {}),
+      ...(body.video_url ? { videoUrl: body.video_url } : {}),
+      ...(body.audio_url ? { audioUrl: body.audio_url } : {}),
+    },
+    options: { ...extra, ...(body.options ?? {}) },
+  };
+  if (duration !== undefined) request.duration = duration;
+  if (body.size !== undefined) request.size = body.size;
+  if (body.resolution !== undefined) request.resolution = body.resolution;
+  if (body.aspect_ratio !== undefined) request.aspectRatio = body.aspect_ratio;
+  if (body.n !== undefined) request.n = body.n;
+  if (body.seed !== undefined) request.seed = body.seed;
+  return request;
+}
+
+function hashBody(value: unknown): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('hex');
+}
+
+/** JSON with sorted keys, so the same body hashes the same whatever its key order. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+async function waitForFinal(em: EntityManager, taskId: string, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const rows = await em.getConnection().execute<{ status: string }[]>(`select status from tasks where id = ?`, [taskId]);
+    if (['succeeded', 'failed', 'cancelled'].includes(rows[0]?.status ?? '')) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -1,0 +1,162 @@
+import type { Readable } from 'node:stream';
+
+/** The media categories that run as asynchronous tasks. */
+export type MediaKind = 'image' | 'video' | 'music';
+
+/** A provider job's status, normalized across every protocol. */
+export type JobStatus = 'queued' | 'processing' | 'succeeded' | 'failed' | 'cancelled';
+
+/** What a channel gives an adapter: where the provider is and how to authenticate. Never logged. */
+export interface ChannelAccess {
+  /** Channel id, for messages only. */
+  channelId: string;
+  /** The provider's API root as its own SDK spells it (see API.md "Exact readings"). */
+  baseUrl: string;
+  /** The provider credential. Adapters must never put it in an error message. */
+  apiKey: string;
+  /** Provider-specific channel settings, validated by the adapter's own zod schema. */
+  settings: Record<string, unknown>;
+}
+
+/** Our media request, already mapped to the channel's upstream model name. */
+export interface MediaRequest {
+  kind: MediaKind;
+  /** Upstream model name (the channel may rename the public model). */
+  model: string;
+  prompt: string;
+  /** Media references supplied by the consumer (already checked against SSRF rules). */
+  references: {
+    imageUrl?: string;
+    imageUrls?: string[];
+    lastFrameUrl?: string;
+    videoUrl?: string;
+    audioUrl?: string;
+  };
+  /** Seconds of video or audio requested. */
+  duration?: number;
+  size?: string;
+  resolution?: string;
+  aspectRatio?: string;
+  /** Number of images. */
+  n?: number;
+  seed?: number;
+  /** Free-form provider options, passed through into the provider's body. */
+  options: Record<string, unknown>;
+}
+
+/** One generated file as the provider reports it. */
+export interface ProviderOutput {
+  /** Where to download it (may expire soon: copy promptly). Absent when `base64` is given. */
+  url?: string;
+  /** Inline bytes (openai gpt-image returns b64_json). The activity stores them before returning. */
+  base64?: string;
+  contentType?: string;
+}
+
+/** Usage for billing, as reported by the provider or derived from the request. */
+export interface ProviderUsage {
+  seconds?: number;
+  images?: number;
+  tokens?: number;
+}
+
+/** A normalized view of one provider job. */
+export interface ProviderJob {
+  /** The provider's own job id (e.g. `video_...`, `cgt-...`, a prediction id, a fal request id). */
+  jobId: string;
+  status: JobStatus;
+  /** 0-100 when the provider reports progress, null otherwise. */
+  progress: number | null;
+  /** Present once `status` is `succeeded`. */
+  outputs: ProviderOutput[];
+  usage?: ProviderUsage;
+  /** Present when `status` is `failed`: the provider's failure, classified. */
+  error?: ProviderErrorInfo;
+  /**
+   * Provider-specific handles needed later (fal's status/response/cancel URLs, replicate's urls).
+   * Must not contain secrets: it is stored in workflow history.
+   */
+  handles?: Record<string, string>;
+}
+
+/** Enough context for an adapter to act on an existing job. */
+export interface JobRef {
+  jobId: string;
+  handles?: Record<string, string>;
+  /** The request that created the job (some protocols need the model id to build URLs). */
+  request: MediaRequest;
+}
+
+export type CancelOutcome = 'cancelled' | 'not_cancellable' | 'already_finished';
+
+/** The minimal contract every media provider implements; optional capabilities are separate members. */
+export interface MediaProvider {
+  /** The channel `provider` id: openai, ark, replicate, fal, mock. */
+  readonly id: string;
+  /** Which categories this provider serves. */
+  readonly kinds: readonly MediaKind[];
+  /** Start a job. Throws ProviderError on failure; never retries on its own. */
+  submit(channel: ChannelAccess, request: MediaRequest, ctx: SubmitContext): Promise<ProviderJob>;
+  /** Read a job's current state. Throws ProviderError when the provider can't be asked. */
+  status(channel: ChannelAccess, job: JobRef): Promise<ProviderJob>;
+  /** Cancel a job where the protocol allows it. */
+  cancel?(channel: ChannelAccess, job: JobRef): Promise<CancelOutcome>;
+  /** Open an output for download when a plain GET of `output.url` is not enough (auth, built-in). */
+  openOutput?(channel: ChannelAccess, job: JobRef, output: ProviderOutput): Promise<OpenedOutput>;
+}
+
+export interface SubmitContext {
+  /** Our task id, for idempotency headers and logs. */
+  taskId: string;
+  /** Which channel attempt this is (1-based), so a resubmission is distinguishable. */
+  attempt: number;
+}
+
+export interface OpenedOutput {
+  body: Readable;
+  contentType: string;
+}
+
+/** The classified failure of a provider call; safe to put in history and error bodies. */
+export interface ProviderErrorInfo {
+  /** Our code: rate_limited, upstream_unavailable, timeout, connection_error, invalid_request,
+   *  content_policy_violation, upstream_auth_failed, job_failed, job_expired, not_found, bad_response. */
+  code: string;
+  message: string;
+  retryable: boolean;
+  /** Milliseconds the provider asked us to wait (Retry-After), when it said. */
+  retryAfterMs?: number;
+  httpStatus?: number;
+  /** The provider's own error code, e.g. `InvalidParameter`, `moderation_blocked`. */
+  providerCode?: string;
+}
+
+/** The one error type adapters throw. Its message never contains a credential. */
+export class ProviderError extends Error implements ProviderErrorInfo {
+  readonly code: string;
+  readonly retryable: boolean;
+  readonly retryAfterMs?: number;
+  readonly httpStatus?: number;
+  readonly providerCode?: string;
+
+  constructor(info: ProviderErrorInfo) {
+    super(info.message);
+    this.name = 'ProviderError';
+    this.code = info.code;
+    this.retryable = info.retryable;
+    this.retryAfterMs = info.retryAfterMs;
+    this.httpStatus = info.httpStatus;
+    this.providerCode = info.providerCode;
+  }
+
+  toInfo(): ProviderErrorInfo {
+    return {
+      code: this.code,
+      message: this.message,
+      retryable: this.retryable,
+      retryAfterMs: this.retryAfterMs,
+      httpStatus: this.httpStatus,
+      providerCode: this.providerCode,
+    };
+  }
+}

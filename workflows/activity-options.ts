@@ -1,0 +1,46 @@
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
+
+/**
+ * Activity option groups, defined once. Each retry policy says why it is what it is.
+ * Provider failures are reported as non-retryable ApplicationFailures: moving to another channel is the
+ * workflow's decision, so Temporal retries only our own transient faults (database, network to us).
+ */
+
+/** Reservation answers the admission update: it must be fast, so it runs as a local activity. */
+export const reservation: LocalActivityOptions = {
+  startToCloseTimeout: '10 seconds',
+  // The API waits on this; a few quick retries ride over a database blip, then the POST fails cleanly.
+  retry: { initialInterval: '100 ms', backoffCoefficient: 2, maximumInterval: '2 seconds', maximumAttempts: 5 },
+};
+
+/** Database bookkeeping: idempotent, so retry until it works (a PostgreSQL restart must not lose a task). */
+export const bookkeeping: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+};
+
+/** One submission to a provider. Retried in place only for our own faults, a few times. */
+export const providerCalls: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
+};
+
+/**
+ * Waiting on a provider job: one long activity that polls and heartbeats. A dead worker is noticed within
+ * the heartbeat timeout and another picks the wait up from the job id; the task deadline bounds it all.
+ */
+export const providerWait: ActivityOptions = {
+  startToCloseTimeout: '24 hours',
+  heartbeatTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+};
+
+/**
+ * Callbacks: first retry within a minute, then growing gaps for a day, as receivers expect of Stripe-like
+ * webhooks. A dead receiver only delays the workflow's close; the task's outcome is already final.
+ */
+export const callbacks: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  scheduleToCloseTimeout: '24 hours',
+  retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '1 hour' },
+};

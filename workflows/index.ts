@@ -1,0 +1,2 @@
+/** The workflows this worker runs (the bundle's entry). */
+export { mediaTaskWorkflow } from './media-task.workflow';

@@ -1,0 +1,268 @@
+/**
+ * mediaTaskWorkflow: one media task (image, video or music), id = task id.
+ *
+ * Steps, and what undoes each:
+ * 1. reserveCredits      local activity; creates the task row and holds the price   -> refundCredits
+ *    (answers the admitTask update, so the API can reply 402 at once)
+ * 2. pickChannel         highest priority first, weighted inside a tier, skips the channel that just failed
+ * 3. submitToProvider    one provider job per attempt                                  -> cancelProviderJob
+ * 4. waitForProvider     polls in one heartbeating activity; history stays small
+ *    a retryable failure (at submit or in flight) goes back to 2 with the next channel
+ * 5. persistAssets       copies outputs into our store before the provider's URLs expire
+ * 6. settleCredits       charges the real cost, releases the rest      (non-cancellable)
+ *    refundCredits       on failure, cancellation or deadline: releases everything (non-cancellable)
+ * 7. sendCallback        Standard Webhooks POST with its own long retry policy; never changes the outcome
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+  setCurrentDetails,
+} from '@temporalio/workflow';
+import type { MediaActivities } from '../activities';
+import { SearchAttributes } from '../src/temporal/search-attributes';
+import { admitTaskUpdate, getTaskQuery } from './messages';
+import { bookkeeping, callbacks, providerCalls, providerWait, reservation } from './activity-options';
+import type {
+  Admission,
+  AttemptFailure,
+  ChannelPick,
+  FinishedJob,
+  MediaTaskInput,
+  MediaTaskResult,
+  TaskFailure,
+  TaskStatus,
+} from './types';
+
+const { reserveCredits } = proxyLocalActivities<MediaActivities>(reservation);
+const { pickChannel, persistAssets, settleCredits, refundCredits, cancelProviderJob } =
+  proxyActivities<MediaActivities>(bookkeeping);
+const { submitToProvider } = proxyActivities<MediaActivities>(providerCalls);
+const { waitForProvider } = proxyActivities<MediaActivities>(providerWait);
+const { sendCallback } = proxyActivities<MediaActivities>(callbacks);
+
+/** A provider attempt that ended the task for good (not worth another channel). */
+class TaskFailed extends Error {
+  constructor(readonly failure: TaskFailure) {
+    super(failure.message);
+  }
+}
+
+export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTaskResult> {
+  let admission: Admission | undefined;
+  let status: TaskStatus | 'rejected' = 'pending';
+  let currentChannel: string | null = null;
+  let attempts = 0;
+
+  // Handlers first, before any await, so the update that came with the start is never missed.
+  setHandler(admitTaskUpdate, async () => {
+    await condition(() => admission !== undefined);
+    return admission!;
+  });
+  setHandler(getTaskQuery, () => ({ status, channelId: currentChannel, attempts }));
+
+  admission = await reserveCredits(input);
+  if (!admission.admitted) {
+    status = 'rejected';
+    setStatus('rejected');
+    return { taskId: input.taskId, status: 'rejected' };
+  }
+
+  function setStatus(next: TaskStatus | 'rejected'): void {
+    status = next;
+    upsertSearchAttributes([{ key: SearchAttributes.TaskStatus, value: next }]);
+  }
+
+  const deadlineMs = input.deadlineSeconds * 1000;
+  let result: MediaTaskResult;
+  try {
+    result = await runWithDeadline(deadlineMs, () => runOnChannels());
+  } catch (error) {
+    const failure = failureOf(error);
+    const finalStatus: TaskStatus = failure.code === 'cancelled' ? 'cancelled' : 'failed';
+    // Money back whatever happened; this scope ignores the cancellation that may have brought us here.
+    await CancellationScope.nonCancellable(async () => {
+      await refundCredits({ taskId: input.taskId, status: finalStatus, error: finalStatus === 'cancelled' ? null : failure });
+    });
+    setStatus(finalStatus);
+    setCurrentDetails(`${finalStatus}: ${failure.code}`);
+    result = { taskId: input.taskId, status: finalStatus, channelId: currentChannel ?? undefined, error: failure };
+  }
+
+  if (input.callbackUrl) {
+    await CancellationScope.nonCancellable(() => sendCallback({ taskId: input.taskId }));
+  }
+  return result;
+
+  /** Tries channels until one succeeds, a failure is final, or the attempts run out. */
+  async function runOnChannels(): Promise<MediaTaskResult> {
+    const tried: string[] = [];
+    /** Workflow time before which a channel should not be asked again (its Retry-After, or a backoff). */
+    const retryAt = new Map<string, number>();
+    let lastFailure: AttemptFailure | undefined;
+    for (attempts = 1; attempts <= input.maxChannelAttempts; attempts++) {
+      const pick = await pickChannel({
+        taskId: input.taskId,
+        model: input.model,
+        kind: input.kind,
+        group: input.group,
+        avoidChannelId: lastFailure ? tried[tried.length - 1] ?? null : null,
+      });
+      if (!pick) break;
+      const wait = (retryAt.get(pick.channelId) ?? 0) - Date.now();
+      if (wait > 0) await sleep(wait);
+      tried.push(pick.channelId);
+      currentChannel = pick.channelId;
+      upsertSearchAttributes([{ key: SearchAttributes.Channel, value: [...new Set(tried)] }]);
+      setCurrentDetails(`attempt ${attempts} on channel ${pick.channelId} (${pick.provider})`);
+
+      const finished = await attemptOnChannel(pick);
+      if (finished.status === 'succeeded') return finishSucceeded(pick, finished);
+      lastFailure = finished.error;
+      if (!lastFailure?.retryable) throw new TaskFailed(upstreamFailure(lastFailure));
+      retryAt.set(pick.channelId, Date.now() + (lastFailure.retryAfterMs ?? 1000 * 2 ** (attempts - 1)));
+    }
+    if (lastFailure) throw new TaskFailed(upstreamFailure(lastFailure));
+    throw new TaskFailed({
+      code: 'no_channel_available',
+      type: 'gateway_error',
+      message: `No enabled channel serves the model ${input.model} for this key's group`,
+    });
+  }
+
+  /** One channel: submit, then wait; a provider job is cancelled upstream if we are cancelled meanwhile. */
+  async function attemptOnChannel(pick: ChannelPick): Promise<FinishedJob> {
+    if (status === 'pending') setStatus('queued');
+    const submitted = await submitOrFailure(pick);
+    if ('failure' in submitted) return { status: 'failed', job: { jobId: '' }, outputs: [], error: submitted.failure };
+    if (submitted.finished) return submitted.finished;
+    if (status !== 'processing') setStatus('processing');
+    try {
+      return await waitForProvider({
+        taskId: input.taskId,
+        channelId: pick.channelId,
+        kind: input.kind,
+        upstreamModel: pick.upstreamModel,
+        request: input.request,
+        job: submitted.job,
+        pollIntervalMs: pick.pollIntervalMs,
+      });
+    } catch (error) {
+      if (isCancellation(error)) {
+        await CancellationScope.nonCancellable(() =>
+          cancelProviderJob({
+            taskId: input.taskId,
+            channelId: pick.channelId,
+            kind: input.kind,
+            upstreamModel: pick.upstreamModel,
+            request: input.request,
+            job: submitted.job,
+          }),
+        );
+      }
+      const failure = attemptFailureOf(error);
+      if (failure) return { status: 'failed', job: submitted.job, outputs: [], error: failure };
+      throw error;
+    }
+  }
+
+  async function submitOrFailure(pick: ChannelPick) {
+    try {
+      return await submitToProvider({
+        taskId: input.taskId,
+        channelId: pick.channelId,
+        kind: input.kind,
+        upstreamModel: pick.upstreamModel,
+        request: input.request,
+        attempt: attempts,
+      });
+    } catch (error) {
+      const failure = attemptFailureOf(error);
+      if (failure) return { failure };
+      throw error;
+    }
+  }
+
+  async function finishSucceeded(pick: ChannelPick, finished: FinishedJob): Promise<MediaTaskResult> {
+    const { assetIds } = await persistAssets({
+      taskId: input.taskId,
+      channelId: pick.channelId,
+      kind: input.kind,
+      upstreamModel: pick.upstreamModel,
+      request: input.request,
+      job: finished.job,
+      outputs: finished.outputs,
+    });
+    const { charged } = await CancellationScope.nonCancellable(() =>
+      settleCredits({ taskId: input.taskId, channelId: pick.channelId, usage: finished.usage ?? {} }),
+    );
+    setStatus('succeeded');
+    setCurrentDetails(`succeeded on ${pick.channelId}: ${assetIds.length} asset(s), ${charged} credits`);
+    return { taskId: input.taskId, status: 'succeeded', channelId: pick.channelId, assetIds, charged };
+  }
+}
+
+/** Runs `work` in its own scope and cancels it when the model's deadline passes. */
+async function runWithDeadline<T>(deadlineMs: number, work: () => Promise<T>): Promise<T> {
+  const scope = new CancellationScope();
+  const running = scope.run(work);
+  let deadlinePassed = false;
+  const timer = new CancellationScope();
+  void timer
+    .run(() => sleep(deadlineMs))
+    .then(() => {
+      deadlinePassed = true;
+      scope.cancel();
+    })
+    .catch(() => undefined);
+  try {
+    return await running;
+  } catch (error) {
+    if (deadlinePassed && isCancellation(error)) {
+      throw new TaskFailed({
+        code: 'deadline_exceeded',
+        type: 'upstream_error',
+        message: `The task did not finish within its deadline of ${Math.round(deadlineMs / 1000)} s`,
+      });
+    }
+    throw error;
+  } finally {
+    timer.cancel();
+  }
+}
+
+/** The failure a provider activity reported, or undefined for anything else. */
+function attemptFailureOf(error: unknown): AttemptFailure | undefined {
+  if (!(error instanceof ActivityFailure)) return undefined;
+  const cause = error.cause;
+  if (cause instanceof ApplicationFailure && cause.details?.[0] && typeof cause.details[0] === 'object') {
+    return cause.details[0] as AttemptFailure;
+  }
+  return undefined;
+}
+
+function upstreamFailure(failure: AttemptFailure | undefined): TaskFailure {
+  if (!failure) return { code: 'upstream_error', type: 'upstream_error', message: 'The provider failed' };
+  return { code: failure.code, type: 'upstream_error', message: failure.message };
+}
+
+/** Turns whatever ended the task into the error object of API.md. */
+function failureOf(error: unknown): TaskFailure {
+  if (error instanceof TaskFailed) return error.failure;
+  if (isCancellation(error)) return { code: 'cancelled', type: 'gateway_error', message: 'The task was cancelled' };
+  const failure = attemptFailureOf(error);
+  if (failure) return upstreamFailure(failure);
+  return {
+    code: 'internal_error',
+    type: 'gateway_error',
+    message: `The task failed inside the gateway (${workflowInfo().workflowId})`,
+  };
+}

@@ -1,0 +1,11 @@
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { Admission, TaskStatus } from './types';
+
+/**
+ * Sent with the workflow's start (Update-With-Start): answers once the credits are reserved or refused,
+ * so POST /v1/videos can say 402 at once. Idempotent per update id.
+ */
+export const admitTaskUpdate = defineUpdate<Admission>('admitTask');
+
+/** The workflow's own view of the task, for operators in the Temporal UI. */
+export const getTaskQuery = defineQuery<{ status: TaskStatus | 'rejected'; channelId: string | null; attempts: number }>('getTask');
