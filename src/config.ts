@@ -25,6 +25,8 @@ const EnvSchema = z.object({
   TEMPORAL_ADDRESS: z.string().optional(),
   TEMPORAL_NAMESPACE: z.string().default('default'),
   TEMPORAL_TASK_QUEUE: z.string().default('media-tasks'),
+  /** A workflow bundle built ahead of time (`bundleWorkflows`); unset: the worker bundles at start. */
+  WORKFLOW_BUNDLE_PATH: z.string().optional(),
   /** Where embedded services and local assets keep their files. */
   DATA_DIR: z.string().default('.data'),
   /** Local asset store folder; defaults to DATA_DIR/assets. */
@@ -59,7 +61,7 @@ export interface Config {
   http: { port: number; host: string; publicUrl: string; maxBodyBytes: number; trustedProxies: string[] };
   adminToken: string | undefined;
   database: { url: string | undefined };
-  temporal: { address: string | undefined; namespace: string; taskQueue: string };
+  temporal: { address: string | undefined; namespace: string; taskQueue: string; workflowBundlePath: string | undefined };
   dataDir: string;
   assetDir: string;
   secret: string | undefined;
@@ -93,6 +95,7 @@ export function loadConfig(source: NodeJS.ProcessEnv): Config {
       address: env.TEMPORAL_ADDRESS || undefined,
       namespace: env.TEMPORAL_NAMESPACE,
       taskQueue: env.TEMPORAL_TASK_QUEUE,
+      workflowBundlePath: env.WORKFLOW_BUNDLE_PATH || undefined,
     },
     dataDir: env.DATA_DIR,
     assetDir: env.ASSET_DIR ?? `${env.DATA_DIR}/assets`,

@@ -11,7 +11,7 @@ import { createDefaultProviders } from './providers';
 import type { ProviderRegistry } from './providers/registry';
 import { createSecretBox, type SecretBox } from './security/secrets';
 import { createLocalAssetStore } from './storage/asset-store';
-import { createMediaWorker } from '../workers/media-worker';
+import { createMediaWorker, installRuntimeLogging } from '../workers/media-worker';
 
 /** A running gateway: the API server and, when asked, the worker in the same process. */
 export interface Gateway {
@@ -52,12 +52,13 @@ export async function startGateway(opts: {
   let workerRun: Promise<void> | null = null;
   let nativeConnection: NativeConnection | null = null;
   if (opts.runWorker) {
+    installRuntimeLogging(log);
     nativeConnection = await NativeConnection.connect({ address: opts.temporalAddress });
     worker = await createMediaWorker({
       connection: nativeConnection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
-      workflowBundle: opts.workflowBundle,
+      workflowBundle: opts.workflowBundle ?? (config.temporal.workflowBundlePath ? { codePath: config.temporal.workflowBundlePath } : undefined),
       activities: {
         orm, providers: opts.providers ?? createDefaultProviders(), store, box, log: log.child({ component: 'worker' }),
         publicUrl: config.http.publicUrl, outbound,

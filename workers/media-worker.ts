@@ -1,4 +1,5 @@
-import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap, type LogLevel, type LogMetadata } from '@temporalio/worker';
+import type { Logger } from '../src/log';
 import path from 'node:path';
 import { createActivities, type ActivityDeps } from '../activities';
 
@@ -19,6 +20,34 @@ export interface MediaWorkerOptions {
   workflowBundle?: WorkflowBundleWithSourceMap | { codePath: string };
   /** How long running activities get to finish on shutdown before they are handed back. */
   shutdownGraceTime?: string;
+}
+
+let runtimeInstalled = false;
+
+/**
+ * Routes the SDK's own logs (worker state, workflow logs) into our JSON log, once per process.
+ * Must run before the first NativeConnection: that creates the SDK runtime.
+ */
+export function installRuntimeLogging(log: Logger): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const sdkLog = log.child({ component: 'temporal-sdk' });
+  const levels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'debug', WARN: 'warn', ERROR: 'error' };
+  const forward = (level: LogLevel, message: string, meta?: LogMetadata) => sdkLog[levels[level]](meta ?? {}, message);
+  try {
+    Runtime.install({
+    logger: {
+      log: forward,
+      trace: (m, meta) => forward('TRACE', m, meta),
+      debug: (m, meta) => forward('DEBUG', m, meta),
+      info: (m, meta) => forward('INFO', m, meta),
+      warn: (m, meta) => forward('WARN', m, meta),
+        error: (m, meta) => forward('ERROR', m, meta),
+      },
+    });
+  } catch {
+    // The runtime already exists (another worker in this process made it first): keep its logger.
+  }
 }
 
 /** The worker of the media-task workflow and its activities. */

@@ -1,0 +1,104 @@
+/**
+ * `npm test`: starts what the tests need (a fresh embedded PostgreSQL and Temporal dev server on free
+ * ports, the workflow bundle built once), runs the unit tests in parallel and the integration tests in
+ * band, stops everything, and ends with one line `tests: N passed, M failed`.
+ *
+ * DATABASE_URL / TEMPORAL_ADDRESS, when set, are used instead of the embedded services.
+ * Extra arguments go to jest (e.g. `npm test -- test/integration/spine.test.ts`).
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { freePort } from '../src/infra/ports';
+import { startLocalStack } from '../src/local-stack';
+import { initOrm, migrateUp } from '../src/db/orm';
+import { bundleWorkflows } from '../workers/media-worker';
+
+const root = path.resolve(__dirname, '..');
+const dataDir = path.join(root, '.test-data');
+
+interface JestSummary {
+  numPassedTests: number;
+  numFailedTests: number;
+  numPendingTests: number;
+  numTotalTests: number;
+  success: boolean;
+}
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  const log = (msg: string) => process.stdout.write(`[test] ${msg}\n`);
+  await rm(path.join(dataDir, 'postgres'), { recursive: true, force: true });
+  await rm(path.join(dataDir, 'temporal'), { recursive: true, force: true });
+  await mkdir(dataDir, { recursive: true });
+
+  const started = Date.now();
+  const stack = await startLocalStack({
+    databaseUrl: process.env.DATABASE_URL,
+    temporalAddress: process.env.TEMPORAL_ADDRESS,
+    dataDir,
+    env: process.env,
+    log,
+    headless: true,
+    postgresPort: await freePort(),
+    temporalPort: await freePort(),
+  });
+  try {
+    log(`services ready in ${Math.round((Date.now() - started) / 1000)} s`);
+    const orm = await initOrm({ url: stack.databaseUrl });
+    await migrateUp(orm);
+    await orm.close();
+    const bundle = await bundleWorkflows();
+    const bundlePath = path.join(dataDir, 'workflow-bundle.js');
+    await writeFile(bundlePath, bundle.code);
+
+    const env = {
+      ...process.env,
+      DATABASE_URL: stack.databaseUrl,
+      TEMPORAL_ADDRESS: stack.temporalAddress,
+      WORKFLOW_BUNDLE_PATH: bundlePath,
+      TEST_DATA_DIR: dataDir,
+      NODE_ENV: 'test',
+    };
+    const summaries: JestSummary[] = [];
+    const runs: { project: string; extra: string[] }[] = [
+      { project: 'unit', extra: [] },
+      { project: 'integration', extra: ['--runInBand'] },
+    ];
+    for (const run of runs) {
+      const outputFile = path.join(dataDir, `jest-${run.project}.json`);
+      await rm(outputFile, { force: true });
+      // Paths first: --selectProjects takes every word after it.
+      const code = await runJest([...args, ...run.extra, '--json', `--outputFile=${outputFile}`, '--passWithNoTests', '--selectProjects', run.project], env);
+      try {
+        summaries.push(JSON.parse(await readFile(outputFile, 'utf8')) as JestSummary);
+      } catch {
+        summaries.push({ numPassedTests: 0, numFailedTests: 1, numPendingTests: 0, numTotalTests: 1, success: false });
+        log(`jest (${run.project}) exited ${code} without a report`);
+      }
+    }
+    const passed = summaries.reduce((n, s) => n + s.numPassedTests, 0);
+    const failed = summaries.reduce((n, s) => n + s.numFailedTests, 0);
+    const skipped = summaries.reduce((n, s) => n + s.numPendingTests, 0);
+    const ok = summaries.every((s) => s.success) && failed === 0;
+    process.stdout.write(`\ntests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
+    return ok ? 0 : 1;
+  } finally {
+    await stack.stop();
+  }
+}
+
+function runJest(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [require.resolve('jest/bin/jest'), ...args], { cwd: root, env, stdio: 'inherit' });
+    child.on('exit', (code) => resolve(code ?? 1));
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    process.stderr.write(`test run failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

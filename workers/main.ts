@@ -1,0 +1,50 @@
+import { existsSync } from 'node:fs';
+import { NativeConnection } from '@temporalio/worker';
+import { loadConfig } from '../src/config';
+import { createLogger } from '../src/log';
+import { initOrm } from '../src/db/orm';
+import { createOutboundGuard } from '../src/net/outbound-guard';
+import { createDefaultProviders } from '../src/providers';
+import { resolveGatewaySecret } from '../src/security/gateway-secret';
+import { createSecretBox } from '../src/security/secrets';
+import { createLocalAssetStore } from '../src/storage/asset-store';
+import { createMediaWorker, installRuntimeLogging } from './media-worker';
+
+/**
+ * `npm run worker`: a worker process on its own, for scaling out (and for tests that kill one).
+ * Needs DATABASE_URL and TEMPORAL_ADDRESS; the API process runs migrations.
+ */
+async function main(): Promise<void> {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  const config = loadConfig(process.env);
+  const log = createLogger({ level: config.logLevel, name: 'worker' });
+  if (!config.database.url || !config.temporal.address) throw new Error('The worker needs DATABASE_URL and TEMPORAL_ADDRESS');
+  const secret = await resolveGatewaySecret({ configured: config.secret, env: config.env, dataDir: config.dataDir });
+  const box = createSecretBox(secret);
+  const orm = await initOrm({ url: config.database.url, poolMax: 20 });
+  installRuntimeLogging(log);
+  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const bundlePath = config.temporal.workflowBundlePath;
+  const worker = await createMediaWorker({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    workflowBundle: bundlePath ? { codePath: bundlePath } : undefined,
+    activities: {
+      orm, providers: createDefaultProviders(), store: createLocalAssetStore(config.assetDir), box, log,
+      publicUrl: config.http.publicUrl, outbound: createOutboundGuard({ allowlist: config.outboundAllowlist }),
+    },
+  });
+  const stop = () => worker.shutdown();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  log.info({ taskQueue: config.temporal.taskQueue }, 'worker running');
+  await worker.run();
+  await connection.close();
+  await orm.close();
+}
+
+main().catch((error) => {
+  process.stderr.write(`Worker failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.exit(1);
+});
