@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { listCandidates } from '../src/routing/candidates';
-import { loadChannelAccess } from '../src/routing/channel-access';
+import { loadChannelAccess, splitSettings } from '../src/routing/channel-access';
+import { createCircuitBreaker } from '../src/routing/circuit-breaker';
 import { pickWeighted } from '../src/routing/pick-channel';
 import { ProviderError, type JobRef, type MediaRequest, type ProviderJob } from '../src/providers/types';
 import { newId } from '../src/ids';
@@ -22,6 +23,7 @@ const MAX_POLL_ERRORS = 5;
 
 export function createProviderActivities(deps: ActivityDeps) {
   const random = deps.random ?? Math.random;
+  const breaker = createCircuitBreaker(() => deps.orm.em.getKnex());
 
   function toMediaRequest(input: JobInput): MediaRequest {
     return { kind: input.kind, model: input.upstreamModel, ...input.request };
@@ -75,15 +77,19 @@ export function createProviderActivities(deps: ActivityDeps) {
       const all = (await listCandidates(em, input.model, input.group)).filter(
         (c) => deps.providers.has(c.provider) && deps.providers.get(c.provider).kinds.includes(input.kind),
       );
-      const others = all.filter((c) => c.id !== input.avoidChannelId);
-      const pick = pickWeighted(others.length > 0 ? others : all, random);
+      const open = await breaker.openChannels(all.map((c) => c.id));
+      const closed = all.filter((c) => !open.has(c.id));
+      // Every circuit open: probe the one whose cool-down ends first rather than fail the task.
+      const healthy = closed.length > 0 ? closed : [...all].sort((a, b) => open.get(a.id)!.getTime() - open.get(b.id)!.getTime()).slice(0, 1);
+      const others = healthy.filter((c) => c.id !== input.avoidChannelId);
+      const pick = pickWeighted(others.length > 0 ? others : healthy, random);
       if (!pick) return null;
       await em.getConnection().execute(
         `update tasks set status = case when status = 'pending' then 'queued' else status end, channel_id = ?, updated_at = now()
          where id = ? and status not in ('succeeded', 'failed', 'cancelled')`,
         [pick.id, input.taskId],
       );
-      const pollIntervalMs = Number(pick.settings.pollIntervalMs ?? (pick.provider === 'mock' ? 250 : 2000));
+      const pollIntervalMs = splitSettings(pick.settings).gateway.pollIntervalMs ?? (pick.provider === 'mock' ? 250 : 2000);
       return { channelId: pick.id, provider: pick.provider, upstreamModel: pick.upstreamModel, pollIntervalMs };
     },
 
@@ -93,7 +99,7 @@ export function createProviderActivities(deps: ActivityDeps) {
      */
     async submitToProvider(input: JobInput & { attempt: number }): Promise<{ job: JobHandle; finished?: FinishedJob }> {
       const em = deps.orm.em.fork();
-      const { provider: providerId, access } = await loadChannelAccess(em, deps.box, input.channelId);
+      const { provider: providerId, access, gateway } = await loadChannelAccess(em, deps.box, input.channelId);
       const provider = deps.providers.get(providerId);
       let job: ProviderJob;
       try {
@@ -101,6 +107,7 @@ export function createProviderActivities(deps: ActivityDeps) {
       } catch (error) {
         if (!(error instanceof ProviderError)) throw error;
         await recordAttempt(input.taskId, { channelId: input.channelId, outcome: 'failed', code: error.code });
+        if (error.retryable) await breaker.recordFailure(input.channelId, error.code, circuitOptions(gateway));
         if (error.code === 'upstream_auth_failed') {
           await em.getConnection().execute(
             `update channels set enabled = false, disabled_reason = ?, updated_at = now() where id = ?`,
@@ -116,6 +123,7 @@ export function createProviderActivities(deps: ActivityDeps) {
         [job.jobId, input.channelId, job.progress, input.taskId],
       );
       await recordAttempt(input.taskId, { channelId: input.channelId, jobId: job.jobId, outcome: 'submitted' });
+      await breaker.recordSuccess(input.channelId);
       const handle: JobHandle = { jobId: job.jobId, ...(job.handles ? { handles: job.handles } : {}) };
       if (isFinal(job.status)) return { job: handle, finished: await finished(input.taskId, input.attempt, job) };
       return { job: handle };
@@ -129,7 +137,7 @@ export function createProviderActivities(deps: ActivityDeps) {
     async waitForProvider(input: JobInput & { job: JobHandle; pollIntervalMs: number }): Promise<FinishedJob> {
       const context = Context.current();
       const em = deps.orm.em.fork();
-      const { provider: providerId, access } = await loadChannelAccess(em, deps.box, input.channelId);
+      const { provider: providerId, access, gateway } = await loadChannelAccess(em, deps.box, input.channelId);
       const provider = deps.providers.get(providerId);
       const ref = jobRef(input, input.job);
       let lastProgress: number | null = null;
@@ -139,7 +147,11 @@ export function createProviderActivities(deps: ActivityDeps) {
         try {
           const job = await provider.status(access, ref);
           pollErrors = 0;
-          if (isFinal(job.status)) return finished(input.taskId, context.info.attempt, job);
+          if (isFinal(job.status)) {
+            const result = await finished(input.taskId, context.info.attempt, job);
+            if (result.error?.retryable) await breaker.recordFailure(input.channelId, result.error.code, circuitOptions(gateway));
+            return result;
+          }
           if (job.progress !== lastProgress) {
             lastProgress = job.progress;
             await em.getConnection().execute(
@@ -151,6 +163,7 @@ export function createProviderActivities(deps: ActivityDeps) {
           if (!(error instanceof ProviderError)) throw error;
           pollErrors += 1;
           if (!error.retryable || pollErrors >= MAX_POLL_ERRORS) {
+            if (error.retryable) await breaker.recordFailure(input.channelId, error.code, circuitOptions(gateway));
             return { status: 'failed', job: input.job, outputs: [], error: toAttemptFailure(error.toInfo()) };
           }
         }
@@ -172,6 +185,10 @@ export function createProviderActivities(deps: ActivityDeps) {
       }
     },
   };
+
+  function circuitOptions(gateway: { circuitThreshold?: number; circuitCooldownMs?: number }) {
+    return { threshold: gateway.circuitThreshold, cooldownMs: gateway.circuitCooldownMs };
+  }
 
   async function recordAttempt(taskId: string, attempt: { channelId: string; jobId?: string; outcome: string; code?: string }): Promise<void> {
     await deps.orm.em.getConnection().execute(

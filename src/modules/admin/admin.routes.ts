@@ -8,6 +8,7 @@ import { newId } from '../../ids';
 import type { SecretBox } from '../../security/secrets';
 import { newWebhookSecret } from '../../security/secrets';
 import { presentTask } from '../tasks/tasks.presenter';
+import { createCircuitBreaker } from '../../routing/circuit-breaker';
 import { createAccount } from '../accounts/accounts.service';
 import { createApiKey } from '../keys/keys.service';
 import { presentAccount, presentChannel, presentKey, presentModel } from './admin.presenter';
@@ -140,12 +141,16 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
   });
 
   router.get('/channels', async (ctx) => {
-    const channels = await deps.em(ctx).find(Channel, {}, { orderBy: { createdAt: 'asc' } });
-    ctx.body = { object: 'list', data: channels.map(presentChannel) };
+    const em = deps.em(ctx);
+    const breaker = createCircuitBreaker(() => em.getKnex());
+    const channels = await em.find(Channel, {}, { orderBy: { createdAt: 'asc' } });
+    ctx.body = { object: 'list', data: await Promise.all(channels.map(async (c) => ({ ...presentChannel(c), circuit: await breaker.view(c.id) }))) };
   });
 
   router.get('/channels/:id', async (ctx) => {
-    ctx.body = presentChannel(await findChannel(deps.em(ctx), ctx.params.id!));
+    const em = deps.em(ctx);
+    const channel = await findChannel(em, ctx.params.id!);
+    ctx.body = { ...presentChannel(channel), circuit: await createCircuitBreaker(() => em.getKnex()).view(channel.id) };
   });
 
   router.patch('/channels/:id', async (ctx) => {
