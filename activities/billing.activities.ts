@@ -1,4 +1,4 @@
-import { closeHoldInTransaction, holdInTransaction, InsufficientCreditsError } from '../src/billing/ledger';
+import { BudgetExceededError, closeHoldInTransaction, holdInTransaction, InsufficientCreditsError } from '../src/billing/ledger';
 import { priceMedia } from '../src/billing/pricing';
 import { Model, Task } from '../src/db/entities';
 import type { Admission, MediaTaskInput, TaskFailure } from '../workflows/types';
@@ -33,6 +33,7 @@ export function createBillingActivities(deps: ActivityDeps) {
         return { admitted: true, taskId: input.taskId };
       } catch (error) {
         if (error instanceof InsufficientCreditsError) return { admitted: false, taskId: input.taskId, reason: 'insufficient_credits' };
+        if (error instanceof BudgetExceededError) return { admitted: false, taskId: input.taskId, reason: 'budget_exceeded' };
         throw error;
       }
     },

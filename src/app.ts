@@ -5,6 +5,7 @@ import type { Client } from '@temporalio/client';
 import type { Config } from './config';
 import type { Logger } from './log';
 import { adminAuth, consumerAuth } from './http/auth';
+import { rateLimit } from './http/rate-limit';
 import { errorHandler, jsonBody, requestContext } from './http/middleware';
 import type { OutboundGuard } from './net/outbound-guard';
 import type { SecretBox } from './security/secrets';
@@ -14,6 +15,7 @@ import { assetsRoutes } from './modules/assets/assets.routes';
 import { modelsRoutes } from './modules/models/models.routes';
 import { createTasksService } from './modules/tasks/tasks.service';
 import { tasksRoutes } from './modules/tasks/tasks.routes';
+import { usageRoutes } from './modules/usage/usage.routes';
 
 export interface AppDeps {
   config: Config;
@@ -53,7 +55,8 @@ export function createApp(deps: AppDeps): Koa {
   app.use(assetsRoutes({ em, store: deps.store, box: deps.box }).routes());
 
   const auth = consumerAuth({ em: () => deps.orm.em.fork(), trustedProxies: deps.config.http.trustedProxies });
-  app.use(async (ctx, next) => (ctx.path.startsWith('/v1/') || ctx.path === '/v1' ? auth(ctx, next) : next()));
+  const limit = rateLimit();
+  app.use(async (ctx, next) => (ctx.path.startsWith('/v1/') || ctx.path === '/v1' ? auth(ctx, () => limit(ctx, next)) : next()));
   const admin = adminAuth(deps.config.adminToken);
   app.use(async (ctx, next) => (ctx.path.startsWith('/admin/') || ctx.path === '/admin' ? admin(ctx, next) : next()));
 
@@ -68,6 +71,7 @@ export function createApp(deps: AppDeps): Koa {
   for (const router of [
     tasksRoutes({ tasks, em }),
     modelsRoutes({ em }),
+    usageRoutes({ em }),
     adminRoutes({ em, ...links }),
   ]) {
     app.use(router.routes());

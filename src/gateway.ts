@@ -80,7 +80,7 @@ export async function startGateway(opts: {
 
   let stopping: Promise<void> | null = null;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${localHostFor(config.http.host)}:${port}`,
     orm, temporal, box, worker, server,
     stop() {
       stopping ??= (async () => {
@@ -100,4 +100,11 @@ export async function startGateway(opts: {
       return stopping;
     },
   };
+}
+
+/** An address to reach a server listening on `host` from this machine. */
+function localHostFor(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
 }

@@ -54,7 +54,7 @@ export interface MediaTaskInput {
 /** The answer of the admission update: did the reservation succeed? */
 export type Admission =
   | { admitted: true; taskId: string }
-  | { admitted: false; taskId: string; reason: 'insufficient_credits' };
+  | { admitted: false; taskId: string; reason: 'insufficient_credits' | 'budget_exceeded' };
 
 /** The error object of API.md. */
 export interface TaskFailure {

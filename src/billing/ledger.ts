@@ -9,7 +9,10 @@ import type { Knex } from '@mikro-orm/postgresql';
  * where `reserved` equals the sum of open holds.
  */
 
-export type HoldOutcome = { status: 'held'; amount: number } | { status: 'insufficient'; balance: number };
+export type HoldOutcome =
+  | { status: 'held'; amount: number }
+  | { status: 'insufficient'; balance: number }
+  | { status: 'budget_exceeded'; period: 'total' | 'monthly' };
 
 export type CloseOutcome = { status: 'closed'; captured: number; released: number } | { status: 'already_closed' };
 
@@ -45,14 +48,30 @@ export class InsufficientCreditsError extends Error {
   }
 }
 
+/** Thrown inside a transaction to roll it back when the key's own budget cannot cover an amount. */
+export class BudgetExceededError extends Error {
+  constructor(readonly period: 'total' | 'monthly') {
+    super(period === 'total' ? "The key's budget is exhausted" : "The key's monthly budget is exhausted");
+    this.name = 'BudgetExceededError';
+  }
+}
+
+/** The calendar month (UTC) a spend counts against, e.g. `2026-11`. */
+export function budgetMonth(at: Date): string {
+  return at.toISOString().slice(0, 7);
+}
+
 /**
- * Holds `amount` credits under `ref` inside the caller's transaction. A second call with the same ref
- * finds the existing hold and changes nothing. Throws InsufficientCreditsError when the balance is short.
+ * Holds `amount` credits under `ref` inside the caller's transaction: from the account's balance and,
+ * when a key is given, against the key's total and monthly budgets, each with a conditional update so
+ * concurrency can't overspend either. A second call with the same ref finds the existing hold and changes
+ * nothing. Throws InsufficientCreditsError or BudgetExceededError (the caller's transaction rolls back).
  */
 export async function holdInTransaction(
   trx: Knex.Transaction,
   input: { ref: string; accountId: string; apiKeyId: string | null; amount: number },
 ): Promise<{ created: boolean }> {
+  const month = budgetMonth(new Date());
   const inserted = await trx.raw(
     `insert into holds (id, account_id, api_key_id, amount, status) values (?, ?, ?, ?, 'open')
      on conflict (id) do nothing returning id`,
@@ -65,11 +84,39 @@ export async function holdInTransaction(
     [input.amount, input.amount, input.accountId, input.amount],
   );
   if (updated.rows.length === 0) throw new InsufficientCreditsError();
+  if (input.apiKeyId) await holdKeyBudget(trx, input.ref, input.apiKeyId, input.amount, month);
   await trx.raw(
     `insert into ledger_entries (account_id, kind, amount, ref) values (?, 'hold', ?, ?)`,
     [input.accountId, input.amount, input.ref],
   );
   return { created: true };
+}
+
+async function holdKeyBudget(trx: Knex.Transaction, ref: string, apiKeyId: string, amount: number, month: string): Promise<void> {
+  const key = await trx.raw(
+    `update api_keys set budget_reserved = budget_reserved + ?
+     where id = ? and (budget_total is null or budget_spent + budget_reserved + ? <= budget_total)
+     returning budget_monthly`,
+    [amount, apiKeyId, amount],
+  );
+  if (key.rows.length === 0) {
+    const exists = await trx.raw(`select 1 from api_keys where id = ?`, [apiKeyId]);
+    if (exists.rows.length > 0) throw new BudgetExceededError('total');
+    return;
+  }
+  const monthly = key.rows[0].budget_monthly;
+  if (monthly === null || monthly === undefined) return;
+  const limit = Number(monthly);
+  if (amount > limit) throw new BudgetExceededError('monthly');
+  const spend = await trx.raw(
+    `insert into key_monthly_spend (api_key_id, month, reserved) values (?, ?, ?)
+     on conflict (api_key_id, month) do update set reserved = key_monthly_spend.reserved + excluded.reserved
+       where key_monthly_spend.spent + key_monthly_spend.reserved + excluded.reserved <= ?
+     returning reserved`,
+    [apiKeyId, month, amount, limit],
+  );
+  if (spend.rows.length === 0) throw new BudgetExceededError('monthly');
+  await trx.raw(`update holds set budget_month = ? where id = ?`, [month, ref]);
 }
 
 /** Holds credits in a transaction of its own. */
@@ -81,6 +128,7 @@ export async function hold(
     await knex.transaction((trx) => holdInTransaction(trx, input));
     return { status: 'held', amount: input.amount };
   } catch (error) {
+    if (error instanceof BudgetExceededError) return { status: 'budget_exceeded', period: error.period };
     if (!(error instanceof InsufficientCreditsError)) throw error;
     const row = await knex.raw(`select balance from accounts where id = ?`, [input.accountId]);
     return { status: 'insufficient', balance: Number(row.rows[0]?.balance ?? 0) };
@@ -100,9 +148,14 @@ export async function closeHoldInTransaction(trx: Knex.Transaction, input: { ref
   if (!Number.isInteger(input.capture) || input.capture < 0) {
     throw new Error(`capture must be a non-negative integer, got ${input.capture}`);
   }
-  const open = await trx.raw(`select account_id, amount from holds where id = ? and status = 'open' for update`, [input.ref]);
+  const open = await trx.raw(
+    `select account_id, amount, api_key_id, budget_month from holds where id = ? and status = 'open' for update`,
+    [input.ref],
+  );
   if (open.rows.length === 0) return { status: 'already_closed' };
   const accountId: string = open.rows[0].account_id;
+  const apiKeyId: string | null = open.rows[0].api_key_id;
+  const month: string | null = open.rows[0].budget_month;
   const amount = Number(open.rows[0].amount);
   const captured = Math.min(input.capture, amount);
   const released = amount - captured;
@@ -112,6 +165,19 @@ export async function closeHoldInTransaction(trx: Knex.Transaction, input: { ref
     input.ref,
   ]);
   await trx.raw(`update accounts set reserved = reserved - ?, balance = balance + ? where id = ?`, [amount, released, accountId]);
+  if (apiKeyId) {
+    await trx.raw(`update api_keys set budget_reserved = budget_reserved - ?, budget_spent = budget_spent + ? where id = ?`, [
+      amount,
+      captured,
+      apiKeyId,
+    ]);
+  }
+  if (apiKeyId && month) {
+    await trx.raw(
+      `update key_monthly_spend set reserved = reserved - ?, spent = spent + ? where api_key_id = ? and month = ?`,
+      [amount, captured, apiKeyId, month],
+    );
+  }
   if (captured > 0) {
     await trx.raw(`insert into ledger_entries (account_id, kind, amount, ref) values (?, 'capture', ?, ?)`, [accountId, captured, input.ref]);
   }

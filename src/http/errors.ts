@@ -131,4 +131,5 @@ export const errors = {
   forbidden: (code: string, message: string) => new AppError(403, code, message, 'permission_error'),
   conflict: (code: string, message: string) => new AppError(409, code, message, 'gateway_error'),
   insufficientCredits: () => new AppError(402, 'insufficient_credits', 'Insufficient credits', 'gateway_error'),
+  budgetExceeded: () => new AppError(402, 'budget_exceeded', "This API key's budget is exhausted", 'gateway_error'),
 };

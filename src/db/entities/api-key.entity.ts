@@ -18,6 +18,9 @@ export const ApiKey = defineEntity({
     rpm: p.integer().nullable(),
     budgetTotal: p.bigint('number').nullable(),
     budgetMonthly: p.bigint('number').nullable(),
+    /** Credits captured under this key, and credits held by its open holds (kept by the ledger). */
+    budgetSpent: p.bigint('number').default(0),
+    budgetReserved: p.bigint('number').default(0),
     defaultCallbackUrl: p.text().nullable(),
     metadata: p.json<Record<string, unknown>>(),
     expiresAt: p.datetime().nullable(),

@@ -10,10 +10,10 @@ import { newWebhookSecret } from '../../security/secrets';
 import { presentTask } from '../tasks/tasks.presenter';
 import { createCircuitBreaker } from '../../routing/circuit-breaker';
 import { createAccount } from '../accounts/accounts.service';
-import { createApiKey } from '../keys/keys.service';
+import { createApiKey, rotateApiKey } from '../keys/keys.service';
 import { presentAccount, presentChannel, presentKey, presentModel } from './admin.presenter';
 import {
-  AdminUsageQuery, channelModelMap, CreateAccountBody, CreateChannelBody, CreateKeyBody, CreateModelBody, TopUpBody,
+  AdminUsageQuery, KeyListQuery, channelModelMap, CreateAccountBody, CreateChannelBody, CreateKeyBody, CreateModelBody, TopUpBody,
   UpdateChannelBody, UpdateKeyBody,
 } from './admin.schemas';
 
@@ -65,6 +65,18 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
     });
     ctx.status = 201;
     ctx.body = { ...presentKey(row), key, webhook_secret: webhookSecret };
+  });
+
+  router.get('/keys', async (ctx) => {
+    const { account_id: accountId } = parseQuery(ctx, KeyListQuery);
+    const keys = await deps.em(ctx).find(ApiKey, accountId ? { accountId } : {}, { orderBy: { createdAt: 'asc' }, limit: 1000 });
+    ctx.body = { object: 'list', data: keys.map(presentKey) };
+  });
+
+  router.post('/keys/:id/rotate', async (ctx) => {
+    const rotated = await rotateApiKey(deps.em(ctx), ctx.params.id!);
+    if (!rotated) throw errors.notFound('key_not_found', `No key ${ctx.params.id}`);
+    ctx.body = { ...presentKey(rotated.row), key: rotated.key };
   });
 
   router.get('/keys/:id', async (ctx) => {

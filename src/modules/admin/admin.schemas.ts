@@ -81,6 +81,8 @@ const ChannelFields = {
 export const CreateChannelBody = z.strictObject(ChannelFields).partial({ groups: true, priority: true, weight: true, enabled: true, settings: true, api_key: true, base_url: true });
 export const UpdateChannelBody = z.strictObject(ChannelFields).partial();
 
+export const KeyListQuery = z.object({ account_id: z.string().max(100).optional() });
+
 export const AdminUsageQuery = z.object({
   account_id: z.string().max(100).optional(),
   key_id: z.string().max(100).optional(),

@@ -46,3 +46,14 @@ export async function createApiKey(em: EntityManager, box: SecretBox, input: Key
   await em.persistAndFlush(row);
   return { row, key, webhookSecret };
 }
+
+/** Gives a key a new secret; its id, settings, budgets and webhook secret stay. The old secret stops working. */
+export async function rotateApiKey(em: EntityManager, id: string) {
+  const row = await em.findOne(ApiKey, { id });
+  if (!row) return null;
+  const key = newApiKeySecret();
+  row.keyHash = hashApiKey(key);
+  row.prefix = key.slice(0, 12);
+  await em.flush();
+  return { row, key };
+}

@@ -66,7 +66,7 @@ export function createTasksService(deps: TasksServiceDeps) {
         acceptedAt: new Date().toISOString(),
       };
       const admission = await admitMediaTask(deps.temporal, deps.taskQueue, input);
-      if (!admission.admitted) throw errors.insufficientCredits();
+      if (!admission.admitted) throw admission.reason === 'budget_exceeded' ? errors.budgetExceeded() : errors.insufficientCredits();
       if (idempotencyKey) {
         // A concurrent twin may have created the row with another body first.
         const stored = await em.fork().findOne(Task, { id: taskId });
