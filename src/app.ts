@@ -15,6 +15,7 @@ import { assetsRoutes } from './modules/assets/assets.routes';
 import { modelsRoutes } from './modules/models/models.routes';
 import { createTasksService } from './modules/tasks/tasks.service';
 import { tasksRoutes } from './modules/tasks/tasks.routes';
+import { createTaskWatcher } from './modules/tasks/task-watcher';
 import { usageRoutes } from './modules/usage/usage.routes';
 
 export interface AppDeps {
@@ -61,6 +62,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(async (ctx, next) => (ctx.path.startsWith('/admin/') || ctx.path === '/admin' ? admin(ctx, next) : next()));
 
   const tasks = createTasksService({
+    watcher: createTaskWatcher(deps.orm),
     temporal: deps.temporal,
     taskQueue: deps.config.temporal.taskQueue,
     outbound: deps.outbound,

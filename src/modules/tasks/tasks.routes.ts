@@ -2,9 +2,9 @@ import Router from '@koa/router';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { authOf } from '../../http/auth';
 import { AppError } from '../../http/errors';
-import { parseBody } from '../../http/validate';
+import { parseBody, parseQuery } from '../../http/validate';
 import type { MediaKind } from '../../../workflows/types';
-import { CreateImageBody, CreateMusicBody, CreateVideoBody, TaskIdParam } from './tasks.schemas';
+import { CreateImageBody, CreateMusicBody, CreateVideoBody, GetTaskQuery, ListTasksQuery, TaskIdParam } from './tasks.schemas';
 import type { TasksService } from './tasks.service';
 
 /** Media task routes: creation per category, read, cancel. */
@@ -25,9 +25,15 @@ export function tasksRoutes(deps: { tasks: TasksService; em: (ctx: { state: unkn
       ctx.body = await deps.tasks.create(deps.em(ctx), authOf(ctx), kind, body, idempotencyKey);
     });
   }
+  router.get('/v1/tasks', async (ctx) => {
+    ctx.body = await deps.tasks.list(deps.em(ctx), authOf(ctx), parseQuery(ctx, ListTasksQuery));
+  });
   router.get('/v1/tasks/:taskId', async (ctx) => {
     const taskId = parseTaskId(ctx.params.taskId);
-    ctx.body = await deps.tasks.get(deps.em(ctx), authOf(ctx), taskId);
+    const { wait } = parseQuery(ctx, GetTaskQuery);
+    const closed = new AbortController();
+    ctx.res.once('close', () => closed.abort());
+    ctx.body = await deps.tasks.get(deps.em(ctx), authOf(ctx), taskId, { waitSeconds: wait, signal: closed.signal });
   });
   router.post('/v1/tasks/:taskId/cancel', async (ctx) => {
     const taskId = parseTaskId(ctx.params.taskId);

@@ -40,3 +40,9 @@ export const ListTasksQuery = z.object({
   model: z.string().max(200).optional(),
   kind: z.enum(['image', 'video', 'music']).optional(),
 });
+export type ListTasksQuery = z.infer<typeof ListTasksQuery>;
+
+export const GetTaskQuery = z.object({
+  /** Long poll: seconds to wait for a status change (0-60). */
+  wait: z.coerce.number().int().min(0).max(60).optional(),
+});

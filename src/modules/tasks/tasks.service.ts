@@ -10,10 +10,14 @@ import type { OutboundGuard } from '../../net/outbound-guard';
 import type { SecretBox } from '../../security/secrets';
 import { admitMediaTask, cancelMediaTask } from '../../temporal/media-tasks';
 import type { MediaKind, MediaTaskInput, MediaTaskRequest } from '../../../workflows/types';
-import { KNOWN_FIELDS, type CreateMediaTaskBody } from './tasks.schemas';
+import { KNOWN_FIELDS, type CreateMediaTaskBody, type ListTasksQuery } from './tasks.schemas';
+
+const FINAL_STATUSES = ['succeeded', 'failed', 'cancelled'];
 import { presentTask, type TaskObject } from './tasks.presenter';
+import type { TaskWatcher } from './task-watcher';
 
 export interface TasksServiceDeps {
+  watcher: TaskWatcher;
   temporal: Client;
   taskQueue: string;
   outbound: OutboundGuard;
@@ -75,12 +79,45 @@ export function createTasksService(deps: TasksServiceDeps) {
       return { id: taskId, task_id: taskId, object: `gateway.${kind}.task`, status: 'pending', model: model.id, created_at: Math.floor(Date.parse(input.acceptedAt) / 1000) };
     },
 
-    /** The caller's account's task, or 404 (another account's task is indistinguishable from none). */
-    async get(em: EntityManager, auth: ConsumerAuth, taskId: string): Promise<TaskObject> {
-      const task = await em.findOne(Task, { id: taskId, accountId: auth.accountId });
+    /**
+     * The caller's account's task, or 404 (another account's task is indistinguishable from none).
+     * With `waitSeconds`, a long poll: answers as soon as the status changes, or when the wait is over.
+     */
+    async get(em: EntityManager, auth: ConsumerAuth, taskId: string, opts: { waitSeconds?: number; signal?: AbortSignal } = {}): Promise<TaskObject> {
+      let task = await em.findOne(Task, { id: taskId, accountId: auth.accountId });
       if (!task) throw errors.notFound('task_not_found', `No task ${taskId}`);
+      if (opts.waitSeconds && !FINAL_STATUSES.includes(task.status)) {
+        await deps.watcher.waitForChange(taskId, task.status, opts.waitSeconds * 1000, opts.signal);
+        task = await em.fork().findOneOrFail(Task, { id: taskId });
+      }
       const assets = await em.find(Asset, { taskId });
       return presentTask(task, assets, deps);
+    },
+
+    /** The account's tasks, newest first, OpenAI-style cursor paging (`after` = the last id seen). */
+    async list(em: EntityManager, auth: ConsumerAuth, query: ListTasksQuery) {
+      const where: string[] = ['account_id = ?'];
+      const params: unknown[] = [auth.accountId];
+      if (query.after) {
+        const anchor = await em.findOne(Task, { id: query.after, accountId: auth.accountId });
+        if (!anchor) throw errors.invalid('Invalid query: after: is not a task of this account', [{ path: 'after', message: 'unknown task id' }]);
+        // (created_at, id) is a total order, so pages stay stable while new tasks arrive.
+        where.push('(created_at, id) < (?, ?)');
+        params.push(anchor.createdAt, anchor.id);
+      }
+      if (query.status) { where.push('status = ?'); params.push(query.status); }
+      if (query.model) { where.push('model = ?'); params.push(query.model); }
+      if (query.kind) { where.push('kind = ?'); params.push(query.kind); }
+      const rows = await em.getConnection().execute<{ id: string }[]>(
+        `select id from tasks where ${where.join(' and ')} order by created_at desc, id desc limit ?`,
+        [...params, query.limit + 1],
+      );
+      const ids = rows.slice(0, query.limit).map((r) => r.id);
+      const tasks = ids.length ? await em.find(Task, { id: { $in: ids } }) : [];
+      const assets = ids.length ? await em.find(Asset, { taskId: { $in: ids } }) : [];
+      const byId = new Map(tasks.map((t) => [t.id, t]));
+      const data = ids.map((id) => presentTask(byId.get(id)!, assets.filter((a) => a.taskId === id), deps));
+      return { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: rows.length > query.limit };
     },
 
     /** Cancels a running task (its workflow refunds); a finished task is returned as it is. */
