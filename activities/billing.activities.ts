@@ -70,6 +70,9 @@ export function createBillingActivities(deps: ActivityDeps) {
             JSON.stringify(input.usage), closed.captured, Date.now() - task.createdAt.getTime(),
           ],
         );
+        deps.metrics?.tasksFinished.inc({ kind: task.kind, model: task.model, status: 'succeeded' });
+        deps.metrics?.taskDuration.observe({ kind: task.kind, model: task.model, status: 'succeeded' }, (Date.now() - task.createdAt.getTime()) / 1000);
+        deps.metrics?.creditsCharged.inc({ category: task.kind }, closed.captured);
         return { charged: closed.captured };
       });
     },
@@ -86,6 +89,8 @@ export function createBillingActivities(deps: ActivityDeps) {
         );
         const task = updated.rows[0];
         if (task) {
+          deps.metrics?.tasksFinished.inc({ kind: task.kind, model: task.model, status: input.status });
+          deps.metrics?.taskDuration.observe({ kind: task.kind, model: task.model, status: input.status }, (Date.now() - new Date(task.created_at).getTime()) / 1000);
           await trx.raw(
             `insert into usage_records (id, ref, account_id, api_key_id, model, category, channel_id, units, credits, status, latency_ms)
              values (?, ?, ?, ?, ?, ?, ?, '{}', 0, ?, ?) on conflict (ref) do nothing`,

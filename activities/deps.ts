@@ -4,6 +4,7 @@ import type { ProviderRegistry } from '../src/providers/registry';
 import type { AssetStore } from '../src/storage/asset-store';
 import type { SecretBox } from '../src/security/secrets';
 import type { OutboundGuard } from '../src/net/outbound-guard';
+import type { Metrics } from '../src/metrics/metrics';
 
 /** What the activities need; the worker builds it once, tests pass their own. */
 export interface ActivityDeps {
@@ -18,6 +19,8 @@ export interface ActivityDeps {
   outbound: OutboundGuard;
   /** Random numbers for weighted routing (tests may fix it). */
   random?: () => number;
+  /** Where task outcomes and channel failures are counted (absent: not counted). */
+  metrics?: Metrics;
   /** Largest asset accepted, bytes. */
   maxAssetBytes?: number;
 }

@@ -107,7 +107,7 @@ export function createProviderActivities(deps: ActivityDeps) {
       } catch (error) {
         if (!(error instanceof ProviderError)) throw error;
         await recordAttempt(input.taskId, { channelId: input.channelId, outcome: 'failed', code: error.code });
-        if (error.retryable) await breaker.recordFailure(input.channelId, error.code, circuitOptions(gateway));
+        if (error.retryable) await channelFailed(input.channelId, error.code, gateway);
         if (error.code === 'upstream_auth_failed') {
           await em.getConnection().execute(
             `update channels set enabled = false, disabled_reason = ?, updated_at = now() where id = ?`,
@@ -149,7 +149,7 @@ export function createProviderActivities(deps: ActivityDeps) {
           pollErrors = 0;
           if (isFinal(job.status)) {
             const result = await finished(input.taskId, context.info.attempt, job);
-            if (result.error?.retryable) await breaker.recordFailure(input.channelId, result.error.code, circuitOptions(gateway));
+            if (result.error?.retryable) await channelFailed(input.channelId, result.error.code, gateway);
             return result;
           }
           if (job.progress !== lastProgress) {
@@ -163,7 +163,7 @@ export function createProviderActivities(deps: ActivityDeps) {
           if (!(error instanceof ProviderError)) throw error;
           pollErrors += 1;
           if (!error.retryable || pollErrors >= MAX_POLL_ERRORS) {
-            if (error.retryable) await breaker.recordFailure(input.channelId, error.code, circuitOptions(gateway));
+            if (error.retryable) await channelFailed(input.channelId, error.code, gateway);
             return { status: 'failed', job: input.job, outputs: [], error: toAttemptFailure(error.toInfo()) };
           }
         }
@@ -185,6 +185,12 @@ export function createProviderActivities(deps: ActivityDeps) {
       }
     },
   };
+
+  /** Counts a retryable provider failure and moves the channel's circuit towards open. */
+  async function channelFailed(channelId: string, code: string, gateway: { circuitThreshold?: number; circuitCooldownMs?: number }): Promise<void> {
+    deps.metrics?.channelFailures.inc({ channel: channelId, code });
+    await breaker.recordFailure(channelId, code, circuitOptions(gateway));
+  }
 
   function circuitOptions(gateway: { circuitThreshold?: number; circuitCooldownMs?: number }) {
     return { threshold: gateway.circuitThreshold, cooldownMs: gateway.circuitCooldownMs };

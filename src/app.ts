@@ -10,8 +10,11 @@ import { errorHandler, jsonBody, requestContext } from './http/middleware';
 import type { OutboundGuard } from './net/outbound-guard';
 import type { SecretBox } from './security/secrets';
 import type { AssetStore } from './storage/asset-store';
+import type { Metrics } from './metrics/metrics';
+import { httpMetrics } from './metrics/http-metrics';
 import { adminRoutes } from './modules/admin/admin.routes';
 import { assetsRoutes } from './modules/assets/assets.routes';
+import { chatRoutes } from './modules/chat/chat.routes';
 import { modelsRoutes } from './modules/models/models.routes';
 import { createTasksService } from './modules/tasks/tasks.service';
 import { tasksRoutes } from './modules/tasks/tasks.routes';
@@ -26,6 +29,7 @@ export interface AppDeps {
   store: AssetStore;
   box: SecretBox;
   outbound: OutboundGuard;
+  metrics: Metrics;
 }
 
 /** Builds the Koa app. It never listens: main.ts does, and tests use app.callback(). */
@@ -36,6 +40,7 @@ export function createApp(deps: AppDeps): Koa {
   const links = { publicUrl: deps.config.http.publicUrl, box: deps.box };
 
   app.use(requestContext(deps.log));
+  app.use(httpMetrics(deps.metrics));
   app.use(errorHandler());
   app.use(async (ctx, next) => {
     // One identity map per request; the ORM's global context stays unused.
@@ -47,6 +52,10 @@ export function createApp(deps: AppDeps): Koa {
   const publicRouter = new Router();
   publicRouter.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
+  });
+  publicRouter.get('/metrics', async (ctx) => {
+    ctx.set('content-type', deps.metrics.registry.contentType);
+    ctx.body = await deps.metrics.registry.metrics();
   });
   publicRouter.get('/readyz', async (ctx) => {
     await em(ctx).getConnection().execute('select 1');
@@ -73,6 +82,7 @@ export function createApp(deps: AppDeps): Koa {
   for (const router of [
     tasksRoutes({ tasks, em }),
     modelsRoutes({ em }),
+    chatRoutes({ em, box: deps.box, maxChannelAttempts: deps.config.tasks.maxChannelAttempts }),
     usageRoutes({ em }),
     adminRoutes({ em, ...links }),
   ]) {

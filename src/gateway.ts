@@ -12,6 +12,7 @@ import type { ProviderRegistry } from './providers/registry';
 import { createSecretBox, type SecretBox } from './security/secrets';
 import { createLocalAssetStore } from './storage/asset-store';
 import { createMediaWorker, installRuntimeLogging } from '../workers/media-worker';
+import { createMetrics, type Metrics } from './metrics/metrics';
 
 /** A running gateway: the API server and, when asked, the worker in the same process. */
 export interface Gateway {
@@ -21,6 +22,7 @@ export interface Gateway {
   box: SecretBox;
   worker: Worker | null;
   server: http.Server;
+  metrics: Metrics;
   stop(): Promise<void>;
 }
 
@@ -45,6 +47,8 @@ export async function startGateway(opts: {
   const box = createSecretBox(opts.secret);
   const store = createLocalAssetStore(config.assetDir);
   const outbound = createOutboundGuard({ allowlist: config.outboundAllowlist });
+  const metrics = createMetrics();
+  metrics.observeDatabase(() => orm.em.getKnex());
   const connection = await Connection.connect({ address: opts.temporalAddress });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
 
@@ -61,14 +65,16 @@ export async function startGateway(opts: {
       workflowBundle: opts.workflowBundle ?? (config.temporal.workflowBundlePath ? { codePath: config.temporal.workflowBundlePath } : undefined),
       activities: {
         orm, providers: opts.providers ?? createDefaultProviders(), store, box, log: log.child({ component: 'worker' }),
-        publicUrl: config.http.publicUrl, outbound,
+        publicUrl: config.http.publicUrl, outbound, metrics,
       },
     });
+    const running = worker;
+    metrics.observeWorker(() => running.getStatus());
     workerRun = worker.run();
     workerRun.catch((error) => log.error({ err: error }, 'worker stopped with an error'));
   }
 
-  const app = createApp({ config, orm, temporal, log, store, box, outbound });
+  const app = createApp({ config, orm, temporal, log, store, box, outbound, metrics });
   const server = http.createServer(app.callback());
   server.headersTimeout = 20_000;
   server.requestTimeout = 60_000;
@@ -81,7 +87,7 @@ export async function startGateway(opts: {
   let stopping: Promise<void> | null = null;
   return {
     url: `http://${localHostFor(config.http.host)}:${port}`,
-    orm, temporal, box, worker, server,
+    orm, temporal, box, worker, server, metrics,
     stop() {
       stopping ??= (async () => {
         // Stop taking requests and let in-flight ones finish, then hand activities back, then close.
