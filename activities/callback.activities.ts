@@ -2,6 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ApiKey, Asset, Task } from '../src/db/entities';
 import { presentTask } from '../src/modules/tasks/tasks.presenter';
 import { signWebhook } from '../src/webhooks/sign';
+import { guardedPost } from '../src/net/guarded-post';
 import type { ActivityDeps } from './deps';
 
 /** Time a receiver gets to answer one delivery. */
@@ -37,15 +38,13 @@ export function createCallbackActivities(deps: ActivityDeps) {
       let status: number | null = null;
       let problem: string | null = null;
       try {
-        const response = await fetch(task.callbackUrl, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'user-agent': 'media-gateway-webhooks/1', ...headers },
-          body: payload,
-          redirect: 'manual',
-          signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
-        });
+        const response = await guardedPost(
+          task.callbackUrl,
+          payload,
+          { 'content-type': 'application/json', 'user-agent': 'media-gateway-webhooks/1', ...headers },
+          { guard: deps.outbound, timeoutMs: DELIVERY_TIMEOUT_MS },
+        );
         status = response.status;
-        await response.body?.cancel();
         if (status < 200 || status >= 300) problem = `receiver answered HTTP ${status}`;
       } catch (error) {
         problem = error instanceof Error ? error.message : String(error);

@@ -89,7 +89,7 @@ export function toErrorResponse(error: unknown): ErrorResponse {
   if (status === 400) {
     return simple(400, 'invalid_request', 'Malformed request', 'invalid_request_error');
   }
-  if (isDatabaseUnavailable(error)) {
+  if (isDatabaseUnavailable(error) || isTemporalUnavailable(error)) {
     return { ...simple(503, 'service_unavailable', 'The service is temporarily unavailable, retry shortly', 'gateway_error'), headers: { 'retry-after': '1' }, unexpected: true };
   }
   return { ...simple(500, 'internal_error', 'Internal error', 'gateway_error'), unexpected: true };
@@ -107,6 +107,18 @@ function httpStatusOf(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const candidate = (error as { status?: unknown; statusCode?: unknown }).status ?? (error as { statusCode?: unknown }).statusCode;
   return typeof candidate === 'number' ? candidate : undefined;
+}
+
+/** Temporal unreachable or overloaded (gRPC UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED). */
+function isTemporalUnavailable(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth++) {
+    const code = (current as { code?: unknown }).code;
+    const name = (current as { name?: unknown }).name;
+    if ((name === 'ServiceError' || name === 'ConnectionError') || (typeof code === 'number' && [4, 8, 14].includes(code))) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /** Connection-level database failures: the client may retry, it is not its fault. */

@@ -18,6 +18,8 @@ export type OutboundVerdict = { ok: true } | { ok: false; reason: string };
  */
 export interface OutboundGuard {
   check(url: string): Promise<OutboundVerdict>;
+  /** Whether a connection to `address` (resolved from `host`) is allowed: used at connect time. */
+  addressAllowed(host: string, address: string): boolean;
 }
 
 export function createOutboundGuard(opts: {
@@ -28,7 +30,11 @@ export function createOutboundGuard(opts: {
   const allowedHosts = new Set(opts.allowlist.filter((entry) => !isIpOrCidr(entry)).map((host) => host.trim().toLowerCase()));
   const resolve = opts.resolve ?? (async (host: string) => (await lookup(host, { all: true })).map((r) => r.address));
 
+  const addressAllowed = (host: string, address: string) =>
+    allowedHosts.has(normalizeIp(host.toLowerCase())) || !PRIVATE_RANGES.has(address) || allowedAddresses.has(address);
+
   return {
+    addressAllowed,
     async check(raw) {
       let url: URL;
       try {
@@ -51,9 +57,7 @@ export function createOutboundGuard(opts: {
       }
       if (addresses.length === 0) return { ok: false, reason: `host ${host} does not resolve` };
       for (const address of addresses) {
-        if (PRIVATE_RANGES.has(address) && !allowedAddresses.has(address)) {
-          return { ok: false, reason: 'points at a private, loopback or link-local address' };
-        }
+        if (!addressAllowed(host, address)) return { ok: false, reason: 'points at a private, loopback or link-local address' };
       }
       return { ok: true };
     },

@@ -1,0 +1,135 @@
+/**
+ * `openai` adapter (OpenAI and OpenAI-compatible upstreams): synchronous images
+ * (`POST /images/generations`) and video jobs (`POST /videos`, poll `GET /videos/{id}`, bytes from the
+ * authenticated `GET /videos/{id}/content`). Plain HTTP against `channel.baseUrl` (`.../v1`); never retries.
+ */
+import { Readable } from 'node:stream';
+import {
+  badResponse,
+  joinUrl,
+  openStream,
+  parseBody,
+  parseChannelSettings,
+  sendOk,
+  type HttpCall,
+} from '../http';
+import {
+  ProviderError,
+  type CancelOutcome,
+  type ChannelAccess,
+  type JobRef,
+  type MediaProvider,
+  type MediaRequest,
+  type OpenedOutput,
+  type ProviderJob,
+  type ProviderOutput,
+  type SubmitContext,
+} from '../types';
+import { ImagesResponse, OpenAISettings, VideoJob } from './dto';
+import { readOpenAIError } from './errors';
+import { IMAGE_JOB_PREFIX, imageBody, imageJob, videoBody, videoJob } from './mapping';
+
+const PROVIDER = 'openai';
+
+export { OpenAISettings } from './dto';
+
+/** Creates the `openai` media provider (image, video). */
+export function createOpenAIProvider(): MediaProvider {
+  function call(channel: ChannelAccess, operation: string, method: HttpCall['method'], path: string, json?: unknown): HttpCall {
+    const settings = parseChannelSettings(PROVIDER, OpenAISettings, channel);
+    const headers: Record<string, string> = { authorization: `Bearer ${channel.apiKey}` };
+    if (settings.organization) headers['openai-organization'] = settings.organization;
+    if (settings.project) headers['openai-project'] = settings.project;
+    return {
+      provider: PROVIDER,
+      operation,
+      method,
+      url: joinUrl(channel.baseUrl, path),
+      headers,
+      json,
+      timeoutMs: settings.timeoutMs,
+      secrets: [channel.apiKey],
+    };
+  }
+
+  function contentUrl(channel: ChannelAccess, videoId: string): string {
+    return joinUrl(channel.baseUrl, `videos/${encodeURIComponent(videoId)}/content`);
+  }
+
+  async function submit(channel: ChannelAccess, request: MediaRequest, ctx: SubmitContext): Promise<ProviderJob> {
+    if (request.kind === 'image') {
+      const c = call(channel, 'submit', 'POST', 'images/generations', imageBody(request));
+      const reply = await sendOk(c, readOpenAIError);
+      const body = parseBody(c, reply, ImagesResponse);
+      const job = imageJob(`${IMAGE_JOB_PREFIX}${ctx.taskId}_${ctx.attempt}`, body, request);
+      if (job.outputs.length === 0) throw badResponse(c, 'image generation returned no images', reply.status);
+      return job;
+    }
+    if (request.kind === 'video') {
+      const c = call(channel, 'submit', 'POST', 'videos', videoBody(request));
+      const reply = await sendOk(c, readOpenAIError);
+      const video = parseBody(c, reply, VideoJob);
+      const job = videoJob(video, request, contentUrl(channel, video.id), c.secrets);
+      if (!job) throw badResponse(c, `unknown video status "${video.status}"`, reply.status);
+      return job;
+    }
+    throw new ProviderError({ code: 'invalid_request', retryable: false, message: `openai does not serve ${request.kind}` });
+  }
+
+  /**
+   * Image generations are synchronous: submit already returned the final job with its outputs, and nothing
+   * upstream can be asked again, so status() of an `img_...` job throws a non-retryable `not_found`.
+   */
+  async function status(channel: ChannelAccess, job: JobRef): Promise<ProviderJob> {
+    if (job.jobId.startsWith(IMAGE_JOB_PREFIX)) {
+      throw new ProviderError({
+        code: 'not_found',
+        retryable: false,
+        message: `openai image job ${job.jobId} was final at submit; image generations have nothing to poll`,
+      });
+    }
+    const c = call(channel, 'status', 'GET', `videos/${encodeURIComponent(job.jobId)}`);
+    const reply = await sendOk(c, readOpenAIError, { notFoundCode: 'not_found' });
+    const video = parseBody(c, reply, VideoJob);
+    const mapped = videoJob(video, job.request, contentUrl(channel, video.id), c.secrets);
+    if (!mapped) throw badResponse(c, `unknown video status "${video.status}"`, reply.status);
+    return mapped;
+  }
+
+  /** OpenAI has no cancel: a video job runs to the end; an image job was finished at submit. */
+  async function cancel(_channel: ChannelAccess, job: JobRef): Promise<CancelOutcome> {
+    return job.jobId.startsWith(IMAGE_JOB_PREFIX) ? 'already_finished' : 'not_cancellable';
+  }
+
+  /**
+   * Inline images are decoded; image URLs are fetched without credentials (they are pre-signed and may be
+   * on another host); video content is fetched from `GET /videos/{id}/content` with the channel's key.
+   */
+  async function openOutput(channel: ChannelAccess, job: JobRef, output: ProviderOutput): Promise<OpenedOutput> {
+    if (output.base64 !== undefined) {
+      return { body: Readable.from(Buffer.from(output.base64, 'base64')), contentType: output.contentType ?? 'image/png' };
+    }
+    const settings = parseChannelSettings(PROVIDER, OpenAISettings, channel);
+    if (job.jobId.startsWith(IMAGE_JOB_PREFIX)) {
+      if (!output.url) throw new ProviderError({ code: 'bad_response', retryable: false, message: 'openai output has neither url nor base64' });
+      const opened = await openStream({
+        provider: PROVIDER,
+        operation: 'output',
+        method: 'GET',
+        url: output.url,
+        timeoutMs: settings.outputTimeoutMs,
+        secrets: [channel.apiKey],
+        headers: { accept: '*/*' },
+      });
+      return { body: opened.body, contentType: opened.contentType ?? output.contentType ?? 'image/png' };
+    }
+    const c = call(channel, 'output', 'GET', `videos/${encodeURIComponent(job.jobId)}/content`);
+    const opened = await openStream(
+      { ...c, timeoutMs: settings.outputTimeoutMs, headers: { ...c.headers, accept: 'application/binary' } },
+      readOpenAIError,
+    );
+    return { body: opened.body, contentType: opened.contentType ?? 'video/mp4' };
+  }
+
+  return { id: PROVIDER, kinds: ['image', 'video'], submit, status, cancel, openOutput };
+}
