@@ -7,7 +7,7 @@
  * Extra arguments go to jest (e.g. `npm test -- test/integration/spine.test.ts`).
  */
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { freePort } from '../src/infra/ports';
 import { startLocalStack } from '../src/local-stack';
@@ -15,7 +15,28 @@ import { initOrm, migrateUp } from '../src/db/orm';
 import { bundleWorkflows } from '../workers/media-worker';
 
 const root = path.resolve(__dirname, '..');
-const dataDir = path.join(root, '.test-data');
+const testDataRoot = path.join(root, '.test-data');
+/** One folder per run, so two runs on one machine (or one left by a killed run) never share a database. */
+const dataDir = path.join(testDataRoot, `run-${process.pid}`);
+
+/** Removes the folders of earlier runs whose process is gone. */
+async function removeStaleRuns(): Promise<void> {
+  const entries = await readdir(testDataRoot).catch(() => [] as string[]);
+  for (const entry of entries) {
+    const pid = Number(/^run-(\d+)$/.exec(entry)?.[1]);
+    if (!pid || isAlive(pid)) continue;
+    await rm(path.join(testDataRoot, entry), { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 interface JestSummary {
   numPassedTests: number;
@@ -28,8 +49,7 @@ interface JestSummary {
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const log = (msg: string) => process.stdout.write(`[test] ${msg}\n`);
-  await rm(path.join(dataDir, 'postgres'), { recursive: true, force: true });
-  await rm(path.join(dataDir, 'temporal'), { recursive: true, force: true });
+  await removeStaleRuns();
   await mkdir(dataDir, { recursive: true });
 
   const started = Date.now();
@@ -85,6 +105,7 @@ async function main(): Promise<number> {
     return ok ? 0 : 1;
   } finally {
     await stack.stop();
+    await rm(path.join(dataDir, 'postgres'), { recursive: true, force: true });
   }
 }
 

@@ -17,6 +17,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   condition,
   isCancellation,
   proxyActivities,
@@ -36,6 +37,7 @@ import type {
   AttemptFailure,
   ChannelPick,
   FinishedJob,
+  JobHandle,
   MediaTaskInput,
   MediaTaskResult,
   TaskFailure,
@@ -141,8 +143,14 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
   /** One channel: submit, then wait; a provider job is cancelled upstream if we are cancelled meanwhile. */
   async function attemptOnChannel(pick: ChannelPick): Promise<FinishedJob> {
     if (status === 'pending') setStatus('queued');
-    const submitted = await submitOrFailure(pick);
+    // Submission is not interrupted: a cancel that arrives meanwhile would otherwise leave a job running
+    // upstream that we never learn the id of. We finish submitting, then cancel that job.
+    const submitted = await CancellationScope.nonCancellable(() => submitOrFailure(pick));
     if ('failure' in submitted) return { status: 'failed', job: { jobId: '' }, outputs: [], error: submitted.failure };
+    if (CancellationScope.current().consideredCancelled) {
+      if (!submitted.finished) await CancellationScope.nonCancellable(() => cancelProviderJob(jobInput(pick, submitted.job)));
+      throw new CancelledFailure('The task was cancelled');
+    }
     if (submitted.finished) return submitted.finished;
     if (status !== 'processing') setStatus('processing');
     try {
@@ -157,21 +165,16 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
       });
     } catch (error) {
       if (isCancellation(error)) {
-        await CancellationScope.nonCancellable(() =>
-          cancelProviderJob({
-            taskId: input.taskId,
-            channelId: pick.channelId,
-            kind: input.kind,
-            upstreamModel: pick.upstreamModel,
-            request: input.request,
-            job: submitted.job,
-          }),
-        );
+        await CancellationScope.nonCancellable(() => cancelProviderJob(jobInput(pick, submitted.job)));
       }
       const failure = attemptFailureOf(error);
       if (failure) return { status: 'failed', job: submitted.job, outputs: [], error: failure };
       throw error;
     }
+  }
+
+  function jobInput(pick: ChannelPick, job: JobHandle) {
+    return { taskId: input.taskId, channelId: pick.channelId, kind: input.kind, upstreamModel: pick.upstreamModel, request: input.request, job };
   }
 
   async function submitOrFailure(pick: ChannelPick) {

@@ -38,10 +38,10 @@ export function errorHandler(): Koa.Middleware {
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) {
-        throw new AppError(404, 'not_found', `No route for ${ctx.method} ${ctx.path}`, 'invalid_request_error');
+        throw new AppError(404, 'not_found', `No route for ${ctx.method} ${ctx.path}`, 'gateway_error');
       }
       if (ctx.status === 405 && ctx.body === undefined) {
-        throw new AppError(405, 'method_not_allowed', `Method ${ctx.method} is not allowed on ${ctx.path}`, 'invalid_request_error');
+        throw new AppError(405, 'method_not_allowed', `Method ${ctx.method} is not allowed on ${ctx.path}`, 'gateway_error');
       }
     } catch (error) {
       const response = toErrorResponse(error);

