@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, closeSync, openSync, readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { isPortOpen } from './ports';
+import { exitOf, isAlive, isRunning, sleep, tail, terminate } from './processes';
 
 /** Search attribute types, spelled as `temporal server start-dev --search-attribute Name=Type` wants them. */
 export type SearchAttributeKind = 'Keyword' | 'Text' | 'Int' | 'Double' | 'Bool' | 'Datetime' | 'KeywordList';
@@ -20,7 +21,8 @@ const INDEXED_VALUE_TYPE: Record<SearchAttributeKind, number> = {
 };
 
 const READY_TIMEOUT_MS = 60_000;
-const STOP_GRACE_MS = 10_000;
+/** SIGTERM, then SIGKILL. */
+const STOP_STEPS = [['SIGTERM', 10_000], ['SIGKILL', 5_000]] as const;
 const LOG_FILE = 'temporal.log';
 /** Server pid and our pid, so a later run can tell a server orphaned by a killed parent from one in use. */
 const PID_FILE = 'temporal.pid';
@@ -86,7 +88,7 @@ export async function startDevTemporal(opts: DevTemporalOptions): Promise<DevTem
   } finally {
     closeSync(logFd);
   }
-  const exited = exitOf(child, logPath);
+  const exited = exitOf(child, logPath, 'the Temporal CLI');
   // 'exit' handlers cannot wait, and a server still shutting down would hold the port for the next run.
   const killOnExit = () => child.kill('SIGKILL');
   process.on('exit', killOnExit);
@@ -97,7 +99,7 @@ export async function startDevTemporal(opts: DevTemporalOptions): Promise<DevTem
   const stop = () => {
     stopping ??= (async () => {
       process.off('exit', killOnExit);
-      await terminate(child, exited);
+      await terminate(child, exited, STOP_STEPS);
       await fs.rm(pidFile, { force: true });
     })();
     return stopping;
@@ -227,61 +229,9 @@ async function reclaimOrphan(dataDir: string, log: (msg: string) => void): Promi
   await fs.rm(pidFile, { force: true });
 }
 
-async function terminate(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
-  for (const [signal, waitMs] of [['SIGTERM', STOP_GRACE_MS], ['SIGKILL', 5000]] as const) {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill(signal);
-    if (await exitsWithin(exited, waitMs)) return;
-  }
-}
 
-/** Clears its timer: a pending 10 s timer would keep the process (or jest) alive after stop(). */
-async function exitsWithin(exited: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([exited.then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
-function exitOf(child: ChildProcess, logPath: string): Promise<void> {
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.once('error', (err) => {
-      appendFileSync(logPath, `could not run the Temporal CLI: ${err.message}\n`); // shown by waitUntilReady
-      resolve();
-    });
-  });
-}
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
-/** Alive and, where /proc tells us, really `name` (pids are reused after a reboot). */
-function isRunning(pid: number, name: string): boolean {
-  if (!isAlive(pid)) return false;
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(name);
-  } catch {
-    return process.platform !== 'linux';
-  }
-}
 
-/** The current run's last lines: the log is appended to across runs, each run opening with a `---` line. */
-async function tail(file: string, lines = 20): Promise<string> {
-  const text = await fs.readFile(file, 'utf8').catch(() => '');
-  const run = text.slice(Math.max(0, text.lastIndexOf('\n--- ') + 1));
-  return run.trimEnd().split('\n').slice(-lines).join('\n');
-}
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

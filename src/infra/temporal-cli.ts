@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { promisify } from 'node:util';
+import { isAlive, sleep } from './processes';
 
 /** Later CLI versions carry a `replace` directive in go.mod, which `go install pkg@version` refuses. */
 export const TEMPORAL_CLI_VERSION = '1.5.1';
@@ -231,19 +232,8 @@ async function works(file: string): Promise<boolean> {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function lastLines(text: string, count = 15): string {
   return text.trimEnd().split('\n').slice(-count).join('\n');
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
