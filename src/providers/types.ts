@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
 
-/** The media categories that run as asynchronous tasks. */
-export type MediaKind = 'image' | 'video' | 'music';
+/** The media categories that run as asynchronous tasks (one definition, shared with the workflow). */
+export type { MediaKind } from '../../workflows/types';
+import type { MediaKind, MediaTaskRequest } from '../../workflows/types';
 
 /** A provider job's status, normalized across every protocol. */
 export type JobStatus = 'queued' | 'processing' | 'succeeded' | 'failed' | 'cancelled';
@@ -18,30 +19,15 @@ export interface ChannelAccess {
   settings: Record<string, unknown>;
 }
 
-/** Our media request, already mapped to the channel's upstream model name. */
-export interface MediaRequest {
+/**
+ * Our media request, already mapped to the channel's upstream model name: the consumer's request as the
+ * workflow carries it (prompt, references already checked against SSRF rules, parameters, free-form
+ * provider options), plus the category and the upstream model.
+ */
+export interface MediaRequest extends MediaTaskRequest {
   kind: MediaKind;
   /** Upstream model name (the channel may rename the public model). */
   model: string;
-  prompt: string;
-  /** Media references supplied by the consumer (already checked against SSRF rules). */
-  references: {
-    imageUrl?: string;
-    imageUrls?: string[];
-    lastFrameUrl?: string;
-    videoUrl?: string;
-    audioUrl?: string;
-  };
-  /** Seconds of video or audio requested. */
-  duration?: number;
-  size?: string;
-  resolution?: string;
-  aspectRatio?: string;
-  /** Number of images. */
-  n?: number;
-  seed?: number;
-  /** Free-form provider options, passed through into the provider's body. */
-  options: Record<string, unknown>;
 }
 
 /** One generated file as the provider reports it. */
