@@ -15,6 +15,7 @@ import { httpMetrics } from './metrics/http-metrics';
 import { adminRoutes } from './modules/admin/admin.routes';
 import { assetsRoutes } from './modules/assets/assets.routes';
 import { chatRoutes } from './modules/chat/chat.routes';
+import { docsRoutes } from './modules/docs/docs.routes';
 import { modelsRoutes } from './modules/models/models.routes';
 import { createTasksService } from './modules/tasks/tasks.service';
 import { tasksRoutes } from './modules/tasks/tasks.routes';
@@ -63,6 +64,7 @@ export function createApp(deps: AppDeps): Koa {
   });
   app.use(publicRouter.routes());
   app.use(assetsRoutes({ em, store: deps.store, box: deps.box }).routes());
+  app.use(docsRoutes().routes());
 
   const auth = consumerAuth({ em: () => deps.orm.em.fork(), trustedProxies: deps.config.http.trustedProxies });
   const limit = rateLimit();

@@ -107,7 +107,12 @@ describe('media task spine', () => {
     for (const r of refused) expect(r.body.error.code).toBe('insufficient_credits');
     const afterAdmission = await balanceOf(customer.accountId);
     expect(afterAdmission.balance).toBe(0);
-    expect(afterAdmission.reserved).toBe(100);
+    // Some tasks may already have settled on a busy machine: whatever is not held has been captured.
+    const captured = await gw.gateway.orm.em.fork().getConnection().execute(
+      `select coalesce(sum(amount), 0)::int as n from ledger_entries where account_id = ? and kind = 'capture'`,
+      [customer.accountId],
+    );
+    expect(afterAdmission.reserved + captured[0].n).toBe(100);
     for (const r of admitted) await waitForTask(gw, customer.key, r.body.id);
     expect(await balanceOf(customer.accountId)).toMatchObject({ balance: 0, reserved: 0 });
   });

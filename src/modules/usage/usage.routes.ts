@@ -1,13 +1,9 @@
 import Router from '@koa/router';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { z } from 'zod';
 import { authOf } from '../../http/auth';
 import { parseQuery } from '../../http/validate';
+import { UsageQuery } from './usage.schemas';
 
-const UsageQuery = z.object({
-  from: z.iso.datetime({ offset: true }).optional(),
-  to: z.iso.datetime({ offset: true }).optional(),
-});
 
 interface UsageBucket {
   date: string;

@@ -1,0 +1,48 @@
+import { CliError, flag, integer, pairs, required, type CommandGroup } from './command';
+import { record, table } from './output';
+
+interface Model { id: string; category: string; pricing: Record<string, number>; default_duration: number | null; deadline_seconds: number | null }
+
+const PRICES = ['per_request', 'per_image', 'per_second', 'per_1k_input_tokens', 'per_1k_output_tokens'];
+
+/** `per_second=5,per_image=10` as the API's pricing object (whole credits). */
+export function parsePricing(value: string): Record<string, number> {
+  return pairs(value, '--pricing', (raw, name) => {
+    if (!PRICES.includes(name)) throw new CliError(`--pricing: unknown price ${name}; use ${PRICES.join(', ')}`);
+    if (!/^\d+$/.test(raw)) throw new CliError(`--pricing: ${name} must be a whole number of credits`);
+    return Number(raw);
+  });
+}
+
+const pricing = (m: Model) => Object.entries(m.pricing).map(([name, credits]) => `${name}=${credits}`).join(',');
+
+export const models: CommandGroup = {
+  add: {
+    usage: '--id ID --category C --pricing per_second=5,per_image=10 [--default-duration S] [--deadline S]',
+    summary: 'Publish a model (category: chat, embedding, image, video, music)',
+    options: { id: flag.string, category: flag.string, pricing: flag.string, 'default-duration': flag.string, deadline: flag.string },
+    async run({ values, api, emit }) {
+      const model = await api.call<Model>('POST', '/admin/models', {
+        body: {
+          id: required(values, 'id'),
+          category: required(values, 'category'),
+          pricing: parsePricing(required(values, 'pricing')),
+          default_duration: integer(values, 'default-duration'),
+          deadline_seconds: integer(values, 'deadline'),
+        },
+      });
+      emit(model, () => record({ id: model.id, category: model.category, pricing: pricing(model), default_duration: model.default_duration, deadline_seconds: model.deadline_seconds }));
+    },
+  },
+  list: {
+    usage: '',
+    summary: 'List every model',
+    async run({ api, emit }) {
+      const result = await api.call<{ data: Model[] }>('GET', '/admin/models');
+      emit(result, () => table(result.data, [
+        ['ID', (m) => m.id], ['CATEGORY', (m) => m.category], ['PRICING', pricing], ['DEFAULT DURATION', (m) => m.default_duration],
+        ['DEADLINE', (m) => m.deadline_seconds],
+      ]));
+    },
+  },
+};

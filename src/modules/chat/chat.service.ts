@@ -1,0 +1,416 @@
+/**
+ * The synchronous OpenAI-compatible proxy: chat completions (JSON or SSE) and embeddings.
+ *
+ * One request: find the model and the channels that serve it (provider `openai`, the key's group), hold
+ * the estimated price, then try channels in routing order (highest priority first, weighted inside a
+ * tier, each channel at most once). A retryable failure before anything reached the client moves to the
+ * next channel; for a stream that means "before the first event", so the gateway reads the upstream's
+ * first event before it commits the response. Once the client has bytes, a failure ends the stream with
+ * an OpenAI-shaped error event. Every request that took a hold ends with the hold closed and one usage
+ * row (see chat.billing.ts for the billing rule).
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { priceTokens } from '../../billing/pricing';
+import { Model, type Pricing } from '../../db/entities';
+import { assertModelAllowed, type ConsumerAuth } from '../../http/auth';
+import { AppError, errors } from '../../http/errors';
+import { newId } from '../../ids';
+import type { Logger } from '../../log';
+import { ProviderError, type ChannelAccess } from '../../providers/types';
+import { listCandidates, type Candidate } from '../../routing/candidates';
+import { loadChannelAccess } from '../../routing/channel-access';
+import { pickWeighted } from '../../routing/pick-channel';
+import type { SecretBox } from '../../security/secrets';
+import { chargeFor, holdForRequest, settleRequest, type UsageStatus } from './chat.billing';
+import { clientChunk, errorEvent, inspectChunk, parseSseBlock, readUsage, SseSplitter, type TokenUsage } from './sse';
+import { estimateEmbeddingTokens, estimatePromptTokens, outputCap, textTokens } from './token-estimate';
+import { ClientGoneError, postUpstream, scrubberFor, UpstreamError, type UpstreamResponse } from './upstream';
+
+/** The provider id whose channels speak the OpenAI chat and embeddings protocol. */
+const PROVIDER = 'openai';
+
+export interface ChatServiceDeps {
+  box: SecretBox;
+  /** How many channels one request may try. */
+  maxChannelAttempts: number;
+  /** [0, 1) source for weighted routing; Math.random by default. */
+  random?: () => number;
+}
+
+/** Who is calling and with what, for one request. */
+export interface CallContext {
+  em: EntityManager;
+  auth: ConsumerAuth;
+  log: Logger;
+  /** Aborted when the client disconnects. */
+  clientSignal: AbortSignal;
+  /** When the request arrived (ms), for the usage row's latency. */
+  startedAt: number;
+}
+
+/** Where a streamed answer goes. The first `send` commits a 200 with SSE headers. */
+export interface EventSink {
+  /** Writes one event block (the terminating blank line is added) and waits for the socket; false when the client is gone. */
+  send(block: string): Promise<boolean>;
+  /** Ends the response (no-op when nothing was sent). */
+  end(): void;
+}
+
+/** What the route answers. `gone`: the client left before any answer, nothing to send. */
+export type ProxyResult = { kind: 'json'; body: string } | { kind: 'streamed' } | { kind: 'gone' };
+
+type Admitted = { model: { id: string; pricing: Pricing }; channels: Candidate[] };
+
+type Attempted<T> =
+  | { ok: true; value: T; channelId: string }
+  | { ok: false; error: AppError | ClientGoneError; channelId: string | null };
+
+/** How a stream ended, for billing. */
+interface StreamOutcome {
+  status: UsageStatus;
+  /** What to bill; null when nothing reached the client (a full release). */
+  tokens: TokenUsage | null;
+  /** The last event, sent after the request is settled: `data: [DONE]`, an error event, or none (client gone). */
+  last: string | null;
+}
+
+export function createChatService(deps: ChatServiceDeps) {
+  const random = deps.random ?? Math.random;
+
+  /** 404 unknown model, 403 not allowed, 400 wrong category, 503 no channel. */
+  async function admit(call: CallContext, modelId: string, category: 'chat' | 'embedding'): Promise<Admitted> {
+    const model = await call.em.findOne(Model, { id: modelId });
+    if (!model) throw errors.notFound('model_not_found', `The model ${modelId} does not exist`);
+    assertModelAllowed(call.auth, model.id);
+    if (model.category !== category) {
+      const route = category === 'chat' ? '/v1/chat/completions' : '/v1/embeddings';
+      throw errors.invalid(`The model ${model.id} is a ${model.category} model; ${route} needs a ${category} model`, [
+        { path: 'model', message: `is a ${model.category} model` },
+      ]);
+    }
+    const candidates = (await listCandidates(call.em, model.id, call.auth.group)).filter((c) => c.provider === PROVIDER);
+    if (candidates.length === 0) {
+      throw new AppError(503, 'no_channel_available', `No channel is available for the model ${model.id}`, 'gateway_error');
+    }
+    return { model: { id: model.id, pricing: model.pricing }, channels: attemptOrder(candidates, random, deps.maxChannelAttempts) };
+  }
+
+  /**
+   * Tries channels in order until one gives a value. Retryable failures move on; a non-retryable one
+   * (the upstream refused the request itself) ends at once; the client leaving ends everything.
+   */
+  async function firstAnswer<T>(call: CallContext, ref: string, channels: Candidate[], attempt: (access: ChannelAccess, upstreamModel: string) => Promise<T>): Promise<Attempted<T>> {
+    const failures: ProviderError[] = [];
+    let channelId: string | null = null;
+    for (const candidate of channels) {
+      channelId = candidate.id;
+      try {
+        const { access } = await loadChannelAccess(call.em, deps.box, candidate.id);
+        return { ok: true, value: await attempt(access, candidate.upstreamModel), channelId };
+      } catch (err) {
+        if (err instanceof ClientGoneError) return { ok: false, error: err, channelId };
+        if (!(err instanceof ProviderError)) throw err;
+        call.log.warn({ ref, channelId, code: err.code, httpStatus: err.httpStatus, detail: err.message }, 'upstream attempt failed');
+        failures.push(err);
+        if (!err.retryable) break;
+      }
+    }
+    return { ok: false, error: clientError(failures), channelId };
+  }
+
+  /** Closes the hold and writes the usage row; logs when the real price went past the hold. */
+  async function settle(call: CallContext, input: { ref: string; model: Admitted['model']; category: string; held: number; channelId: string | null; status: UsageStatus; tokens: TokenUsage | null }): Promise<void> {
+    let capture = 0;
+    if (input.tokens) {
+      const { charge, price } = chargeFor(input.model.pricing, input.tokens, input.held);
+      capture = charge;
+      if (price > input.held) call.log.warn({ ref: input.ref, price, held: input.held }, 'usage cost more than the hold; charged the hold');
+    }
+    await settleRequest(call.em.getKnex(), {
+      capture,
+      row: {
+        ref: input.ref, accountId: call.auth.accountId, apiKeyId: call.auth.apiKeyId, model: input.model.id, category: input.category,
+        channelId: input.channelId, tokens: input.tokens, status: input.status, latencyMs: Date.now() - call.startedAt,
+      },
+    });
+  }
+
+  return {
+    /** POST /v1/chat/completions. `raw` is the client's body as sent (validated by the route). */
+    async chatCompletion(call: CallContext, raw: Record<string, unknown>, sink: EventSink): Promise<ProxyResult> {
+      const { model, channels } = await admit(call, String(raw.model), 'chat');
+      const promptTokens = estimatePromptTokens(raw);
+      const cap = outputCap(raw);
+      const held = priceTokens(model.pricing, { input: promptTokens, output: cap.tokens });
+      const ref = newId('chat');
+      await holdForRequest(call.em.getKnex(), { ref, accountId: call.auth.accountId, apiKeyId: call.auth.apiKeyId, amount: held });
+      const base = { ref, model, category: 'chat', held };
+
+      if (raw.stream !== true) {
+        const result = await firstAnswer(call, ref, channels, async (access, upstreamModel) => {
+          const upstream = await postUpstream({ channel: access, path: 'chat/completions', body: { ...raw, model: upstreamModel }, clientSignal: call.clientSignal });
+          return readJsonAnswer(upstream, access);
+        }).catch(async (err: unknown) => {
+          await settle(call, { ...base, channelId: null, status: 'failed', tokens: null });
+          throw err;
+        });
+        if (!result.ok) return fail(call, base, result);
+        const usage = readUsage(result.value.json.usage) ?? { input: promptTokens, output: completionTokens(result.value.json) };
+        await settle(call, { ...base, channelId: result.channelId, status: 'succeeded', tokens: usage });
+        return { kind: 'json', body: result.value.text };
+      }
+
+      // Streaming: always ask for usage; strip it again if the client did not.
+      const clientOptions = isRecord(raw.stream_options) ? raw.stream_options : {};
+      const clientWantsUsage = clientOptions.include_usage === true;
+      const opened = await firstAnswer(call, ref, channels, async (access, upstreamModel) => {
+        const upstream = await postUpstream({
+          channel: access,
+          path: 'chat/completions',
+          body: { ...raw, model: upstreamModel, stream_options: { ...clientOptions, include_usage: true } },
+          clientSignal: call.clientSignal,
+        });
+        return openStream(upstream, access);
+      }).catch(async (err: unknown) => {
+        await settle(call, { ...base, channelId: null, status: 'failed', tokens: null });
+        throw err;
+      });
+      if (!opened.ok) return fail(call, base, opened);
+
+      let outcome: StreamOutcome = { status: 'failed', tokens: null, last: errorEvent(INTERRUPTED) };
+      try {
+        outcome = await pump(call, opened.value, sink, { clientWantsUsage, promptTokens, ref });
+      } finally {
+        opened.value.upstream.close();
+        // Settle before the last event: once a client has seen the end of its stream, its usage row exists.
+        try {
+          await settle(call, { ...base, channelId: opened.channelId, status: outcome.status, tokens: outcome.tokens });
+        } finally {
+          if (outcome.last !== null) await sink.send(outcome.last);
+          sink.end();
+        }
+      }
+      return { kind: 'streamed' };
+    },
+
+    /** POST /v1/embeddings. */
+    async embeddings(call: CallContext, raw: Record<string, unknown>): Promise<ProxyResult> {
+      const { model, channels } = await admit(call, String(raw.model), 'embedding');
+      const inputTokens = estimateEmbeddingTokens(raw.input);
+      const held = priceTokens(model.pricing, { input: inputTokens, output: 0 });
+      const ref = newId('emb');
+      await holdForRequest(call.em.getKnex(), { ref, accountId: call.auth.accountId, apiKeyId: call.auth.apiKeyId, amount: held });
+      const base = { ref, model, category: 'embedding', held };
+      const result = await firstAnswer(call, ref, channels, async (access, upstreamModel) => {
+        const upstream = await postUpstream({ channel: access, path: 'embeddings', body: { ...raw, model: upstreamModel }, clientSignal: call.clientSignal });
+        return readJsonAnswer(upstream, access);
+      }).catch(async (err: unknown) => {
+        await settle(call, { ...base, channelId: null, status: 'failed', tokens: null });
+        throw err;
+      });
+      if (!result.ok) return fail(call, base, result);
+      const reported = readUsage(result.value.json.usage);
+      const usage = reported ? { input: reported.input, output: 0 } : { input: inputTokens, output: 0 };
+      await settle(call, { ...base, channelId: result.channelId, status: 'succeeded', tokens: usage });
+      return { kind: 'json', body: result.value.text };
+    },
+  };
+
+  /** No channel answered (or the client left first): release everything, record it, answer the error. */
+  async function fail(call: CallContext, base: { ref: string; model: Admitted['model']; category: string; held: number }, result: Extract<Attempted<unknown>, { ok: false }>): Promise<ProxyResult> {
+    const gone = result.error instanceof ClientGoneError;
+    await settle(call, { ...base, channelId: result.channelId, status: gone ? 'cancelled' : 'failed', tokens: null });
+    if (gone) return { kind: 'gone' };
+    throw result.error;
+  }
+}
+
+export type ChatService = ReturnType<typeof createChatService>;
+
+/** An upstream stream whose first data event has arrived, not yet sent to the client. */
+interface OpenedStream {
+  upstream: UpstreamResponse;
+  splitter: SseSplitter;
+  /** Event blocks read so far (comments, then the first data event, maybe more). */
+  pending: string[];
+  scrub: (text: string) => string;
+}
+
+/** Reads a JSON answer; a body that isn't a JSON object, or a 200 carrying an error, is a retryable failure. */
+async function readJsonAnswer(upstream: UpstreamResponse, access: ChannelAccess): Promise<{ text: string; json: Record<string, unknown> }> {
+  try {
+    const text = await upstream.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new UpstreamError({ code: 'bad_response', retryable: true, httpStatus: upstream.status, message: 'upstream answered with a body that is not JSON' });
+    }
+    if (!isRecord(json)) throw new UpstreamError({ code: 'bad_response', retryable: true, httpStatus: upstream.status, message: 'upstream answered with JSON that is not an object' });
+    if (isRecord(json.error)) {
+      const said = typeof json.error.message === 'string' ? json.error.message : 'error';
+      throw new UpstreamError({ code: 'upstream_unavailable', retryable: true, httpStatus: upstream.status, message: scrubberFor(access)(said) });
+    }
+    return { text, json };
+  } finally {
+    upstream.close();
+  }
+}
+
+/**
+ * Reads until the first data event, so that a stream that dies before it can still go to the next
+ * channel. Leading comments (keep-alives) are kept and sent with it.
+ */
+async function openStream(upstream: UpstreamResponse, access: ChannelAccess): Promise<OpenedStream> {
+  const scrub = scrubberFor(access);
+  try {
+    if (!/text\/event-stream/i.test(upstream.contentType)) {
+      throw new UpstreamError({ code: 'bad_response', retryable: true, httpStatus: upstream.status, message: `upstream answered a stream request with ${upstream.contentType || 'no content type'}` });
+    }
+    const splitter = new SseSplitter();
+    const pending: string[] = [];
+    for (;;) {
+      const piece = await upstream.read();
+      if (piece === null) throw new UpstreamError({ code: 'bad_response', retryable: true, message: 'upstream ended the stream before its first event' });
+      for (const block of splitter.push(piece)) {
+        pending.push(block);
+        const { data } = parseSseBlock(block);
+        if (data === null) continue;
+        const info = inspectChunk(data);
+        if (info.error) {
+          const said = typeof info.error.message === 'string' ? info.error.message : 'stream error';
+          throw new UpstreamError({ code: 'upstream_unavailable', retryable: true, message: scrub(said) });
+        }
+      }
+      if (pending.some((block) => parseSseBlock(block).data !== null)) return { upstream, splitter, pending, scrub };
+    }
+  } catch (err) {
+    upstream.close();
+    throw err;
+  }
+}
+
+/** The end of a complete stream. */
+const DONE = 'data: [DONE]';
+
+/** The interruption the client sees when the upstream fails after the first byte. */
+const INTERRUPTED = {
+  message: 'The upstream provider failed before the answer was complete',
+  type: 'upstream_error',
+  code: 'upstream_stream_interrupted',
+};
+
+/**
+ * Sends the stream to the client event by event as the upstream produces them, and works out what the
+ * request used and which event ends the stream. Never throws for upstream or client failures: they are
+ * outcomes.
+ */
+async function pump(call: CallContext, opened: OpenedStream, sink: EventSink, opts: { clientWantsUsage: boolean; promptTokens: number; ref: string }): Promise<StreamOutcome> {
+  let usage: TokenUsage | null = null;
+  let delivered = 0;
+  let finished = false;
+  let reached = false;
+  const counted = (): TokenUsage | null => usage ?? (reached ? { input: opts.promptTokens, output: delivered } : null);
+
+  /** Handles one block; 'done' at [DONE] (not sent: the caller sends it after settling), 'gone' when the client left, 'error' for an in-stream error. */
+  const deliver = async (block: string): Promise<'more' | 'done' | 'gone' | 'error'> => {
+    const { data } = parseSseBlock(block);
+    if (data === null) {
+      if (!(await sink.send(block))) return 'gone';
+      reached = true;
+      return 'more';
+    }
+    const info = inspectChunk(data);
+    if (info.done) return 'done';
+    if (info.error) {
+      call.log.warn({ ref: opts.ref, detail: opened.scrub(String(info.error.message ?? '')) }, 'upstream sent an error mid-stream');
+      return 'error';
+    }
+    if (info.usage) usage = info.usage;
+    if (Array.isArray(info.json?.choices) && info.json.choices.some((c) => isRecord(c) && c.finish_reason != null)) finished = true;
+    const out = clientChunk(block, info, opts.clientWantsUsage);
+    if (out === null) return 'more';
+    if (!(await sink.send(out))) return 'gone';
+    reached = true;
+    delivered += info.tokens;
+    return 'more';
+  };
+
+  const interrupt = (why: string, err?: unknown): StreamOutcome => {
+    call.log.warn({ ref: opts.ref, why, code: err instanceof ProviderError ? err.code : undefined }, 'stream interrupted');
+    return { status: 'failed', tokens: counted(), last: errorEvent(INTERRUPTED) };
+  };
+
+  try {
+    let queue = opened.pending;
+    for (;;) {
+      for (const block of queue) {
+        const step = await deliver(block);
+        if (step === 'done') return { status: 'succeeded', tokens: counted(), last: DONE };
+        if (step === 'gone') return { status: 'cancelled', tokens: counted(), last: null };
+        if (step === 'error') return interrupt('upstream error event');
+      }
+      const piece = await opened.upstream.read();
+      if (piece === null) {
+        // A clean end without [DONE]: complete if the answer finished, cut otherwise.
+        if (finished || usage) return { status: 'succeeded', tokens: counted(), last: DONE };
+        return interrupt('upstream closed without finishing');
+      }
+      queue = opened.splitter.push(piece);
+    }
+  } catch (err) {
+    if (err instanceof ClientGoneError || call.clientSignal.aborted) return { status: 'cancelled', tokens: counted(), last: null };
+    if (err instanceof ProviderError) return interrupt('upstream read failed', err);
+    call.log.error({ err, ref: opts.ref }, 'stream failed');
+    return { status: 'failed', tokens: counted(), last: errorEvent(INTERRUPTED) };
+  }
+}
+
+/** Output tokens of a non-streaming answer that reported no usage: its messages' text by the bytes/4 rule. */
+function completionTokens(json: Record<string, unknown>): number {
+  if (!Array.isArray(json.choices)) return 0;
+  let total = 0;
+  for (const choice of json.choices) {
+    if (!isRecord(choice) || !isRecord(choice.message)) continue;
+    const { content, tool_calls: toolCalls, refusal } = choice.message;
+    if (typeof content === 'string') total += textTokens(content);
+    if (typeof refusal === 'string') total += textTokens(refusal);
+    if (toolCalls !== undefined && toolCalls !== null) total += textTokens(JSON.stringify(toolCalls));
+  }
+  return total;
+}
+
+/** Routing order: repeatedly the weighted pick among the channels not tried yet, at most `max`. */
+export function attemptOrder<T extends Candidate>(candidates: readonly T[], random: () => number, max: number): T[] {
+  const rest = [...candidates];
+  const order: T[] = [];
+  while (rest.length > 0 && order.length < max) {
+    const pick = pickWeighted(rest, random);
+    if (!pick) break;
+    order.push(pick);
+    rest.splice(rest.indexOf(pick), 1);
+  }
+  return order;
+}
+
+/**
+ * The client's error once every attempt failed: the upstream's own 400 (scrubbed) when it refused the
+ * request; 429 `upstream_rate_limited` when every channel was rate limited; 502 `upstream_unavailable`
+ * otherwise (5xx, timeouts, connection failures, broken answers, channel credentials refused).
+ */
+export function clientError(failures: readonly ProviderError[]): AppError {
+  const last = failures.at(-1);
+  if (last && !last.retryable) {
+    return new AppError(400, 'upstream_invalid_request', last.message || 'The upstream provider refused the request', 'invalid_request_error');
+  }
+  if (failures.length > 0 && failures.every((f) => f.code === 'rate_limited')) {
+    const waits = failures.map((f) => f.retryAfterMs).filter((ms): ms is number => ms !== undefined);
+    const headers: Record<string, string> = waits.length > 0 ? { 'retry-after': String(Math.max(1, Math.ceil(Math.min(...waits) / 1000))) } : {};
+    return new AppError(429, 'upstream_rate_limited', 'The upstream provider is rate limiting requests; retry shortly', 'upstream_error', undefined, headers);
+  }
+  return new AppError(502, 'upstream_unavailable', `No upstream channel could answer (${failures.length} attempt${failures.length === 1 ? '' : 's'}); retry shortly`, 'upstream_error');
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
