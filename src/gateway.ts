@@ -13,6 +13,8 @@ import { createSecretBox, type SecretBox } from './security/secrets';
 import { createLocalAssetStore } from './storage/asset-store';
 import { createMediaWorker, installRuntimeLogging } from '../workers/media-worker';
 import { createMetrics, type Metrics } from './metrics/metrics';
+import { releaseStaleRequestHolds } from './billing/stale-holds';
+import { installProtocolErrorAnswers } from './http/protocol-errors';
 
 /** A running gateway: the API server and, when asked, the worker in the same process. */
 export interface Gateway {
@@ -75,14 +77,30 @@ export async function startGateway(opts: {
   }
 
   const app = createApp({ config, orm, temporal, log, store, box, outbound, metrics });
-  const server = http.createServer(app.callback());
-  server.headersTimeout = 20_000;
-  server.requestTimeout = 60_000;
+  const server = http.createServer(
+    {
+      headersTimeout: config.http.headersTimeoutMs,
+      requestTimeout: config.http.requestTimeoutMs,
+      // node enforces both timeouts only when it sweeps its connections, every 30 s by default: a slow
+      // client would keep its socket up to 30 s past the limit.
+      connectionsCheckingInterval: Math.min(1000, config.http.headersTimeoutMs),
+    },
+    app.callback(),
+  );
+  installProtocolErrorAnswers(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.http.port, config.http.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+
+  // Crash recovery for synchronous requests: a chat hold whose API process died is released later.
+  const sweeper = setInterval(() => {
+    releaseStaleRequestHolds(orm.em.getKnex())
+      .then((released) => released > 0 && log.warn({ released }, 'released stale request holds'))
+      .catch((error) => log.warn({ err: error }, 'stale hold sweep failed'));
+  }, 5 * 60 * 1000);
+  sweeper.unref();
 
   let stopping: Promise<void> | null = null;
   return {
@@ -90,6 +108,7 @@ export async function startGateway(opts: {
     orm, temporal, box, worker, server, metrics,
     stop() {
       stopping ??= (async () => {
+        clearInterval(sweeper);
         // Stop taking requests and let in-flight ones finish, then hand activities back, then close.
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
