@@ -42,6 +42,10 @@ const EnvSchema = z.object({
   TRUSTED_PROXIES: commaList.default([]),
   /** Largest accepted request body, in bytes. */
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(1_000_000),
+  /** Time a client has to send its request headers; a slower one gets a 408 and is disconnected. */
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().positive().default(20_000),
+  /** Time a client has to send its whole request (headers and body); a slower one gets a 408. */
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
   /** Seed the demo account, key, models and mock channel on first start. */
   SEED_DEMO: booleanFlag.default(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -51,6 +55,9 @@ const EnvSchema = z.object({
   DEFAULT_TASK_DEADLINE_SECONDS: z.coerce.number().int().positive().default(3600),
   /** How many channels a task may try before it fails. */
   MAX_CHANNEL_ATTEMPTS: z.coerce.number().int().min(1).default(3),
+}).refine((env) => env.HTTP_HEADERS_TIMEOUT_MS <= env.HTTP_REQUEST_TIMEOUT_MS, {
+  path: ['HTTP_HEADERS_TIMEOUT_MS'],
+  message: 'must not be larger than HTTP_REQUEST_TIMEOUT_MS (the request includes its headers)',
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -58,7 +65,11 @@ export type Env = z.infer<typeof EnvSchema>;
 /** The gateway's configuration, nested by concern. */
 export interface Config {
   env: Env['NODE_ENV'];
-  http: { port: number; host: string; publicUrl: string; maxBodyBytes: number; trustedProxies: string[] };
+  http: {
+    port: number; host: string; publicUrl: string; maxBodyBytes: number; trustedProxies: string[];
+    /** node's headersTimeout and requestTimeout: bounds on slow clients (slowloris). */
+    headersTimeoutMs: number; requestTimeoutMs: number;
+  };
   adminToken: string | undefined;
   database: { url: string | undefined };
   temporal: { address: string | undefined; namespace: string; taskQueue: string; workflowBundlePath: string | undefined };
@@ -88,6 +99,8 @@ export function loadConfig(source: NodeJS.ProcessEnv): Config {
       publicUrl: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/$/, ''),
       maxBodyBytes: env.MAX_BODY_BYTES,
       trustedProxies: env.TRUSTED_PROXIES,
+      headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
     },
     adminToken: env.ADMIN_TOKEN,
     database: { url: env.DATABASE_URL || undefined },
