@@ -4,9 +4,10 @@ import { Readable } from 'node:stream';
 import { loadChannelAccess } from '../src/routing/channel-access';
 import { extensionFor } from '../src/storage/asset-links';
 import { AssetTooLargeError } from '../src/storage/asset-store';
-import type { ProviderOutput } from '../src/providers/types';
-import type { FinishedJob, JobHandle, MediaKind, MediaTaskRequest } from '../workflows/types';
+import { ProviderError, type ProviderOutput } from '../src/providers/types';
+import type { AttemptFailure, FinishedJob, JobHandle, MediaKind, MediaTaskRequest } from '../workflows/types';
 import type { ActivityDeps } from './deps';
+import { withHeartbeat } from './heartbeat';
 
 /** Time allowed to download one output. */
 const DOWNLOAD_TIMEOUT_MS = 120_000;
@@ -40,13 +41,13 @@ export function createAssetActivities(deps: ActivityDeps) {
           assetIds.push(existing[0].id);
           continue;
         }
-        const opened = await openOutput(output);
+        const opened = await withHeartbeat(() => openOutput(output), { position });
         const contentType = (output.contentType ?? opened.contentType ?? 'application/octet-stream').split(';')[0]!.trim();
         const assetId = `asset_${input.taskId.replace(/^task_/, '')}_${position}`;
         const storageKey = `tasks/${input.taskId}/${position}.${extensionFor(contentType)}`;
         let stored: { bytes: number; sha256: string };
         try {
-          stored = await deps.store.put(storageKey, opened.body, { maxBytes: deps.maxAssetBytes });
+          stored = await withHeartbeat(() => deps.store.put(storageKey, opened.body, { maxBytes: deps.maxAssetBytes }), { position });
         } catch (error) {
           if (error instanceof AssetTooLargeError) throw ApplicationFailure.nonRetryable(error.message, 'AssetTooLarge');
           throw error;
@@ -68,14 +69,24 @@ export function createAssetActivities(deps: ActivityDeps) {
         }
         const ref = { jobId: input.job.jobId, handles: input.job.handles, request: { kind: input.kind, model: input.upstreamModel, ...input.request } };
         const providerOutput: ProviderOutput = { url: output.url, contentType: output.contentType };
-        if (provider.openOutput) return provider.openOutput(access, ref, providerOutput);
+        if (provider.openOutput) {
+          try {
+            return await provider.openOutput(access, ref, providerOutput);
+          } catch (error) {
+            // A ProviderError is no failure Temporal knows as final: a refused or expired output would be
+            // retried until the deadline. Only the transient ones are worth retrying.
+            if (error instanceof ProviderError && !error.retryable) throw outputUnavailable(error.message);
+            throw error;
+          }
+        }
         if (!output.url) throw ApplicationFailure.nonRetryable('The provider returned an output without a URL', 'OutputWithoutUrl');
         const response = await fetch(output.url, { signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS) });
         if (!response.ok || !response.body) {
-          // An expired or missing output will not come back: retrying would only delay the refund.
-          const failure = response.status === 403 || response.status === 404 || response.status === 410;
+          // An expired, missing or refused output will not come back (a dead signed URL may answer any 4xx):
+          // retrying would only delay the refund. Timeouts and throttling (408, 429) may pass.
+          const failure = response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429;
           const message = `Downloading output ${position(output)} failed with HTTP ${response.status}`;
-          if (failure) throw ApplicationFailure.nonRetryable(message, 'OutputUnavailable');
+          if (failure) throw outputUnavailable(message);
           throw new Error(message);
         }
         return {
@@ -89,4 +100,17 @@ export function createAssetActivities(deps: ActivityDeps) {
       }
     },
   };
+}
+
+/**
+ * An output the provider will not hand over. The details carry the classified failure, as the provider
+ * activities do, so the task ends with an `upstream_error` naming the cause rather than a gateway error.
+ */
+function outputUnavailable(message: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: 'OutputUnavailable',
+    message,
+    nonRetryable: true,
+    details: [{ code: 'output_unavailable', message, retryable: false } satisfies AttemptFailure],
+  });
 }

@@ -7,6 +7,7 @@ import { ProviderError, type JobRef, type MediaRequest, type ProviderJob } from 
 import { newId } from '../src/ids';
 import type { ChannelPick, FinishedJob, JobHandle, MediaKind, MediaTaskRequest } from '../workflows/types';
 import type { ActivityDeps } from './deps';
+import { withHeartbeat } from './heartbeat';
 import { providerFailure, toAttemptFailure } from './provider-failure';
 
 /** What every provider activity needs to address one job. */
@@ -69,10 +70,11 @@ export function createProviderActivities(deps: ActivityDeps) {
   return {
     /**
      * Chooses the channel for the next attempt: enabled channels of the model and group whose provider
-     * serves this kind; the highest priority tier, weighted inside it; never `avoidChannelId` while
-     * another candidate exists. Marks the task queued on it.
+     * serves this kind; channels this task has not tried yet first, then any but `avoidChannelId` (the one
+     * that just failed), then whatever is left; the highest priority tier, weighted inside it. Marks the
+     * task queued on it.
      */
-    async pickChannel(input: { taskId: string; model: string; kind: MediaKind; group: string; avoidChannelId: string | null }): Promise<ChannelPick | null> {
+    async pickChannel(input: { taskId: string; model: string; kind: MediaKind; group: string; avoidChannelId: string | null; triedChannelIds?: string[] }): Promise<ChannelPick | null> {
       const em = deps.orm.em.fork();
       const all = (await listCandidates(em, input.model, input.group)).filter(
         (c) => deps.providers.has(c.provider) && deps.providers.get(c.provider).kinds.includes(input.kind),
@@ -81,8 +83,12 @@ export function createProviderActivities(deps: ActivityDeps) {
       const closed = all.filter((c) => !open.has(c.id));
       // Every circuit open: probe the one whose cool-down ends first rather than fail the task.
       const healthy = closed.length > 0 ? closed : [...all].sort((a, b) => open.get(a.id)!.getTime() - open.get(b.id)!.getTime()).slice(0, 1);
+      // A channel that already failed this task goes to the back of the line: the next candidate is one
+      // not asked yet (a higher-priority channel that answered 429 would otherwise be slept on).
+      const tried = new Set(input.triedChannelIds ?? []);
+      const untried = healthy.filter((c) => !tried.has(c.id));
       const others = healthy.filter((c) => c.id !== input.avoidChannelId);
-      const pick = pickWeighted(others.length > 0 ? others : healthy, random);
+      const pick = pickWeighted(untried.length > 0 ? untried : others.length > 0 ? others : healthy, random);
       if (!pick) return null;
       await em.getConnection().execute(
         `update tasks set status = case when status = 'pending' then 'queued' else status end, channel_id = ?, updated_at = now()
@@ -103,17 +109,12 @@ export function createProviderActivities(deps: ActivityDeps) {
       const provider = deps.providers.get(providerId);
       let job: ProviderJob;
       try {
-        job = await provider.submit(access, toMediaRequest(input), { taskId: input.taskId, attempt: input.attempt });
+        job = await withHeartbeat(() => provider.submit(access, toMediaRequest(input), { taskId: input.taskId, attempt: input.attempt }));
       } catch (error) {
         if (!(error instanceof ProviderError)) throw error;
         await recordAttempt(input.taskId, { channelId: input.channelId, outcome: 'failed', code: error.code });
         if (error.retryable) await channelFailed(input.channelId, error.code, gateway);
-        if (error.code === 'upstream_auth_failed') {
-          await em.getConnection().execute(
-            `update channels set enabled = false, disabled_reason = ?, updated_at = now() where id = ?`,
-            ['The provider refused the channel credential', input.channelId],
-          );
-        }
+        if (error.code === 'upstream_auth_failed') await disableChannel(input.channelId);
         throw providerFailure(error);
       }
       await em.getConnection().execute(
@@ -123,9 +124,12 @@ export function createProviderActivities(deps: ActivityDeps) {
         [job.jobId, input.channelId, job.progress, input.taskId],
       );
       await recordAttempt(input.taskId, { channelId: input.channelId, jobId: job.jobId, outcome: 'submitted' });
-      await breaker.recordSuccess(input.channelId);
       const handle: JobHandle = { jobId: job.jobId, ...(job.handles ? { handles: job.handles } : {}) };
-      if (isFinal(job.status)) return { job: handle, finished: await finished(input.taskId, input.attempt, job) };
+      if (isFinal(job.status)) {
+        const result = await finished(input.taskId, input.attempt, job);
+        await jobEnded(input.channelId, result, gateway);
+        return { job: handle, finished: result };
+      }
       return { job: handle };
     },
 
@@ -149,7 +153,7 @@ export function createProviderActivities(deps: ActivityDeps) {
           pollErrors = 0;
           if (isFinal(job.status)) {
             const result = await finished(input.taskId, context.info.attempt, job);
-            if (result.error?.retryable) await channelFailed(input.channelId, result.error.code, gateway);
+            await jobEnded(input.channelId, result, gateway);
             return result;
           }
           if (job.progress !== lastProgress) {
@@ -164,6 +168,8 @@ export function createProviderActivities(deps: ActivityDeps) {
           pollErrors += 1;
           if (!error.retryable || pollErrors >= MAX_POLL_ERRORS) {
             if (error.retryable) await channelFailed(input.channelId, error.code, gateway);
+            // A key revoked while the job runs is as dead as one refused at submit.
+            if (error.code === 'upstream_auth_failed') await disableChannel(input.channelId);
             return { status: 'failed', job: input.job, outputs: [], error: toAttemptFailure(error.toInfo()) };
           }
         }
@@ -178,7 +184,8 @@ export function createProviderActivities(deps: ActivityDeps) {
       const provider = deps.providers.get(providerId);
       if (!provider.cancel) return { outcome: 'not_cancellable' };
       try {
-        return { outcome: await provider.cancel(access, jobRef(input, input.job)) };
+        const cancel = provider.cancel.bind(provider);
+        return { outcome: await withHeartbeat(() => cancel(access, jobRef(input, input.job))) };
       } catch (error) {
         deps.log.warn({ taskId: input.taskId, channelId: input.channelId, err: error instanceof ProviderError ? error.message : String(error) }, 'provider cancel failed');
         return { outcome: 'cancel_failed' };
@@ -190,6 +197,23 @@ export function createProviderActivities(deps: ActivityDeps) {
   async function channelFailed(channelId: string, code: string, gateway: { circuitThreshold?: number; circuitCooldownMs?: number }): Promise<void> {
     deps.metrics?.channelFailures.inc({ channel: channelId, code });
     await breaker.recordFailure(channelId, code, circuitOptions(gateway));
+  }
+
+  /**
+   * A finished job is what tells whether the channel works: an accepted submit is not enough, or a channel
+   * whose every job dies mid-render would reset its circuit at each submit and never open it.
+   */
+  async function jobEnded(channelId: string, result: FinishedJob, gateway: { circuitThreshold?: number; circuitCooldownMs?: number }): Promise<void> {
+    if (result.error?.retryable) await channelFailed(channelId, result.error.code, gateway);
+    else await breaker.recordSuccess(channelId);
+  }
+
+  /** Takes a channel whose credential the provider refused out of routing until an operator re-enables it. */
+  async function disableChannel(channelId: string): Promise<void> {
+    await deps.orm.em.getConnection().execute(
+      `update channels set enabled = false, disabled_reason = ?, updated_at = now() where id = ?`,
+      ['The provider refused the channel credential', channelId],
+    );
   }
 
   function circuitOptions(gateway: { circuitThreshold?: number; circuitCooldownMs?: number }) {

@@ -13,15 +13,24 @@ export const reservation: LocalActivityOptions = {
   retry: { initialInterval: '100 ms', backoffCoefficient: 2, maximumInterval: '2 seconds', maximumAttempts: 5 },
 };
 
-/** Database bookkeeping: idempotent, so retry until it works (a PostgreSQL restart must not lose a task). */
+/**
+ * Database bookkeeping: idempotent, so retry until it works (a PostgreSQL restart must not lose a task).
+ * The heartbeat timeout notices a worker killed mid-step in seconds, not after the whole 2 minutes; the
+ * steps that wait on the network (asset copies, provider cancels) heartbeat while they wait.
+ */
 export const bookkeeping: ActivityOptions = {
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 };
 
-/** One submission to a provider. Retried in place only for our own faults, a few times. */
+/**
+ * One submission to a provider. Retried in place only for our own faults, a few times. It heartbeats
+ * while the provider answers, so a worker killed mid-submit is replaced within the heartbeat timeout.
+ */
 export const providerCalls: ActivityOptions = {
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
 };
 

@@ -4,7 +4,8 @@
  * Steps, and what undoes each:
  * 1. reserveCredits      local activity; creates the task row and holds the price   -> refundCredits
  *    (answers the admitTask update, so the API can reply 402 at once)
- * 2. pickChannel         highest priority first, weighted inside a tier, skips the channel that just failed
+ * 2. pickChannel         channels not tried yet first, never the one that just failed while another exists;
+ *                        highest priority first, weighted inside a tier
  * 3. submitToProvider    one provider job per attempt                                  -> cancelProviderJob
  * 4. waitForProvider     polls in one heartbeating activity; history stays small
  *    a retryable failure (at submit or in flight) goes back to 2 with the next channel
@@ -117,6 +118,7 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
         kind: input.kind,
         group: input.group,
         avoidChannelId: lastFailure ? tried[tried.length - 1] ?? null : null,
+        triedChannelIds: [...new Set(tried)],
       });
       if (!pick) break;
       const wait = (retryAt.get(pick.channelId) ?? 0) - Date.now();

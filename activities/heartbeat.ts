@@ -1,0 +1,20 @@
+import { Context } from '@temporalio/activity';
+
+/** How often a step that waits on the network tells Temporal it is alive (the SDK throttles the sends). */
+const HEARTBEAT_EVERY_MS = 2000;
+
+/**
+ * Runs `work` while heartbeating, so a step that waits on one long call (a provider submit, a download)
+ * can have a short heartbeat timeout: a worker killed mid-step is noticed within that timeout instead of
+ * the step's whole start-to-close limit.
+ */
+export async function withHeartbeat<T>(work: () => Promise<T>, details?: unknown): Promise<T> {
+  const context = Context.current();
+  context.heartbeat(details);
+  const timer = setInterval(() => context.heartbeat(details), HEARTBEAT_EVERY_MS);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
