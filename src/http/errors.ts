@@ -89,6 +89,8 @@ export function toErrorResponse(error: unknown): ErrorResponse {
   if (status === 400) {
     return simple(400, 'invalid_request', 'Malformed request', 'invalid_request_error');
   }
+  const unstorable = unstorableValue(error);
+  if (unstorable) return simple(400, 'invalid_request', unstorable, 'invalid_request_error');
   if (isDatabaseUnavailable(error) || isTemporalUnavailable(error)) {
     return { ...simple(503, 'service_unavailable', 'The service is temporarily unavailable, retry shortly', 'gateway_error'), headers: { 'retry-after': '1' }, unexpected: true };
   }
@@ -119,6 +121,29 @@ function isTemporalUnavailable(error: unknown): boolean {
     current = (current as { cause?: unknown }).cause;
   }
   return false;
+}
+
+/**
+ * PostgreSQL refused a value the client sent, and why, or null. Text and jsonb can't hold U+0000 (22021
+ * as a parameter, 22P05 in jsonb; inlined in a query it cuts the protocol message short: 08P01 "invalid
+ * message format"), jsonb refuses an unpaired surrogate (22P02/22P05), and a timestamp refuses year 0
+ * (22008). Our own SQL and dates hold none of these, so only client values reach them, e.g. a `%00` in
+ * an id or `?from=0000-01-01T00:00:00Z`.
+ */
+function unstorableValue(error: unknown): string | null {
+  if (typeof error !== 'object' || error === null) return null;
+  const { code, message, detail } = error as { code?: unknown; message?: unknown; detail?: unknown };
+  const text = `${String(message ?? '')} ${String(detail ?? '')}`;
+  if (code === '22008') return 'A date in the request is out of range';
+  if (
+    code === '22021' ||
+    code === '22P05' ||
+    (code === '22P02' && /unicode|surrogate/i.test(text)) ||
+    (code === '08P01' && /invalid message format/.test(text))
+  ) {
+    return 'The request holds text that cannot be stored (a NUL character or an unpaired surrogate)';
+  }
+  return null;
 }
 
 /** Connection-level database failures: the client may retry, it is not its fault. */

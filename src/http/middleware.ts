@@ -40,7 +40,9 @@ export function errorHandler(): Koa.Middleware {
       if (ctx.status === 404 && ctx.body === undefined) {
         throw new AppError(404, 'not_found', `No route for ${ctx.method} ${ctx.path}`, 'gateway_error');
       }
-      if (ctx.status === 405 && ctx.body === undefined) {
+      // The router answers 501 to a method it does not implement (TRACE, PROPFIND...): the caller's
+      // mistake, not a failure of ours, so the same 405 as a known method on the wrong path.
+      if ((ctx.status === 405 || ctx.status === 501) && ctx.body === undefined) {
         throw new AppError(405, 'method_not_allowed', `Method ${ctx.method} is not allowed on ${ctx.path}`, 'gateway_error');
       }
     } catch (error) {
@@ -55,8 +57,15 @@ export function errorHandler(): Koa.Middleware {
 }
 
 /**
- * Reads a JSON body with a size limit: malformed JSON is a 400, multipart a 415, and a body over the
- * limit a 413 without reading the rest.
+ * Deepest nesting a JSON body may have. Real requests (chat tools' JSON schemas included) stay far
+ * below; code that walks a body recursively (request hashing, JSON.stringify, zod) runs out of stack
+ * near a few thousand levels, which fits in a 1 MB body.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Reads a JSON body with a size limit: malformed JSON is a 400, multipart a 415, a body over the
+ * limit a 413 without reading the rest, and one nested deeper than MAX_JSON_DEPTH a 400.
  */
 export function jsonBody(opts: { maxBytes: number }): Koa.Middleware {
   return async (ctx, next) => {
@@ -75,6 +84,9 @@ export function jsonBody(opts: { maxBytes: number }): Koa.Middleware {
     if (/^multipart\//i.test(ctx.get('content-type'))) {
       throw new AppError(415, 'unsupported_media_type', 'Send the body as application/json', 'invalid_request_error');
     }
+    if (nestingExceeds(raw, MAX_JSON_DEPTH)) {
+      throw new AppError(400, 'invalid_json', `The body nests deeper than ${MAX_JSON_DEPTH} levels`, 'invalid_request_error');
+    }
     try {
       state.body = JSON.parse(raw.toString('utf8'));
     } catch {
@@ -84,15 +96,45 @@ export function jsonBody(opts: { maxBytes: number }): Koa.Middleware {
   };
 }
 
+/**
+ * Whether `{` / `[` outside strings nest deeper than `max`. Scans bytes: in UTF-8 the bytes of `"`, `\`
+ * and the brackets never occur inside a multi-byte character.
+ */
+function nestingExceeds(raw: Buffer, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const byte = raw[i]!;
+    if (inString) {
+      if (byte === 0x5c) i++;
+      else if (byte === 0x22) inString = false;
+    } else if (byte === 0x22) {
+      inString = true;
+    } else if (byte === 0x7b || byte === 0x5b) {
+      if (++depth > max) return true;
+    } else if (byte === 0x7d || byte === 0x5d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
 async function readLimited(stream: NodeJS.ReadableStream, maxBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) {
-      throw new AppError(413, 'request_too_large', `Request body is larger than ${maxBytes} bytes`, 'invalid_request_error');
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > maxBytes) {
+        throw new AppError(413, 'request_too_large', `Request body is larger than ${maxBytes} bytes`, 'invalid_request_error');
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    // The client went away mid-body (or requestTimeout cut it off). Its ECONNRESET would otherwise be
+    // taken for a database outage: a 503 counted and logged as ours.
+    throw new AppError(400, 'request_aborted', 'The connection closed before the request body was complete', 'invalid_request_error');
   }
   return Buffer.concat(chunks);
 }

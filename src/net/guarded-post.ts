@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import type { LookupFunction } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import type { OutboundGuard } from './outbound-guard';
 
 /**
@@ -16,6 +16,11 @@ export function guardedPost(
   opts: { guard: OutboundGuard; timeoutMs: number },
 ): Promise<{ status: number }> {
   const target = new URL(url);
+  // node connects to an IP literal without calling `lookup`, so the check below would never see it.
+  const literal = target.hostname.replace(/^\[|\]$/g, '');
+  if (isIP(literal) !== 0 && !opts.guard.addressAllowed(literal, literal)) {
+    return Promise.reject(Object.assign(new Error(`Refused to connect to ${literal}: private address`), { code: 'EREFUSEDPRIVATE' }));
+  }
   const lookup: LookupFunction = (hostname, options, callback) => {
     dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
       if (error) return callback(error, '', 0);

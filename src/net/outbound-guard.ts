@@ -7,6 +7,9 @@ const PRIVATE_RANGES = ipSet([
   '0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12',
   '192.0.0.0/24', '192.168.0.0/16', '198.18.0.0/15', '224.0.0.0/4', '240.0.0.0/4', '255.255.255.255/32',
   '::/128', '::1/128', 'fc00::/7', 'fe80::/10', 'ff00::/8', '64:ff9b::/96',
+  // IPv4-compatible (::127.0.0.1) and IPv4-translated (::ffff:0:127.0.0.1) spellings of IPv4 addresses:
+  // Linux does not route them, but a stack that does would reach the IPv4 address they embed.
+  '::/96', '::ffff:0:0:0/96',
 ]);
 
 export type OutboundVerdict = { ok: true } | { ok: false; reason: string };

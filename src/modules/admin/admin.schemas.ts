@@ -14,6 +14,18 @@ export const TopUpBody = z.strictObject({
   reason: z.string().max(500).optional(),
 });
 
+/** The last second JS Date, PostgreSQL and ISO 8601 all hold (9999-12-31T23:59:59Z), in unix seconds. */
+const MAX_UNIX_SECONDS = 253_402_300_799;
+
+/**
+ * An ISO 8601 instant in 1970-9999. zod's format alone lets through year 0000, which JS Date holds but
+ * PostgreSQL refuses (a 500 on flush).
+ */
+const isoInstant = z.iso.datetime({ offset: true }).refine((value) => {
+  const ms = Date.parse(value);
+  return ms >= 0 && ms <= MAX_UNIX_SECONDS * 1000;
+}, 'must be between 1970-01-01 and 9999-12-31');
+
 const modelPattern = z.string().min(1).max(200).regex(/^[\w.:/*-]+$/, 'may hold letters, digits, . _ - : / and *');
 const ipEntry = z.string().refine(isIpOrCidr, 'must be an IPv4/IPv6 address or CIDR');
 
@@ -28,7 +40,8 @@ const KeySettings = {
   budget_monthly: nonNegativeCredits.nullable(),
   callback_url: z.url({ protocol: /^https?$/ }).max(4096).nullable(),
   metadata: z.record(z.string(), z.unknown()),
-  expires_at: z.union([z.iso.datetime({ offset: true }), z.number().int().positive()]).nullable(),
+  /** ISO 8601 or unix seconds; past 9999 a unix time is an Invalid Date that crashed the flush. */
+  expires_at: z.union([isoInstant, z.number().int().positive().max(MAX_UNIX_SECONDS)]).nullable(),
 };
 
 export const CreateKeyBody = z.strictObject({
@@ -87,8 +100,8 @@ export const AdminUsageQuery = z.object({
   account_id: z.string().max(100).optional(),
   key_id: z.string().max(100).optional(),
   model: z.string().max(200).optional(),
-  from: z.iso.datetime({ offset: true }).optional(),
-  to: z.iso.datetime({ offset: true }).optional(),
+  from: isoInstant.optional(),
+  to: isoInstant.optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 

@@ -24,9 +24,39 @@ const MediaTaskFields = {
   options: z.record(z.string(), z.unknown()).optional(),
 };
 
-export const CreateImageBody = z.looseObject(MediaTaskFields);
-export const CreateVideoBody = z.looseObject(MediaTaskFields);
-export const CreateMusicBody = z.looseObject(MediaTaskFields);
+/** U+0000, or a surrogate without its other half. */
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * The task body goes into jsonb (the task row, the workflow's input), which can't hold U+0000 or an
+ * unpaired surrogate: refused here, such a body passed validation and then failed the reservation
+ * step inside the workflow (a 500). Walks every string and key, without recursion.
+ */
+function storableText(body: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  const stack: [unknown, PropertyKey[]][] = [[body, []]];
+  let reported = 0;
+  while (stack.length > 0 && reported < 20) {
+    const [value, path] = stack.pop()!;
+    if (typeof value === 'string') {
+      if (UNSTORABLE.test(value)) {
+        ctx.addIssue({ code: 'custom', path, message: 'must not contain NUL characters or unpaired surrogates' });
+        reported++;
+      }
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value)) {
+        if (UNSTORABLE.test(key)) {
+          ctx.addIssue({ code: 'custom', path: [...path, key], message: 'names must not contain NUL characters or unpaired surrogates' });
+          reported++;
+        }
+        stack.push([item, [...path, Array.isArray(value) ? Number(key) : key]]);
+      }
+    }
+  }
+}
+
+export const CreateImageBody = z.looseObject(MediaTaskFields).superRefine(storableText);
+export const CreateVideoBody = z.looseObject(MediaTaskFields).superRefine(storableText);
+export const CreateMusicBody = z.looseObject(MediaTaskFields).superRefine(storableText);
 export type CreateMediaTaskBody = z.infer<typeof CreateVideoBody>;
 
 export const KNOWN_FIELDS = new Set(Object.keys(MediaTaskFields));
