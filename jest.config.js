@@ -1,6 +1,7 @@
 /**
- * Two projects: `unit` (no I/O, parallel) and `integration` (real PostgreSQL, real Temporal, fakes over
- * HTTP). ts-jest transpiles file by file (tsconfig's isolatedModules); `npm run build` type-checks.
+ * Three projects: `unit` (no I/O, parallel), `integration` (real PostgreSQL, real Temporal, fakes over
+ * HTTP) and `chaos` (the fault suite: kills and restarts processes; its scale comes from CHAOS_SCALE).
+ * ts-jest transpiles file by file (tsconfig's isolatedModules); `npm run build` type-checks.
  */
 const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json' }];
 
@@ -18,6 +19,12 @@ module.exports = {
       testEnvironment: 'node',
       transform: { '^.+\\.ts$': tsJest },
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+    },
+    {
+      displayName: 'chaos',
+      testEnvironment: 'node',
+      transform: { '^.+\\.ts$': tsJest },
+      testMatch: ['<rootDir>/test/chaos/**/*.test.ts'],
     },
   ],
 };

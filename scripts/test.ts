@@ -1,7 +1,9 @@
 /**
  * `npm test`: starts what the tests need (a fresh embedded PostgreSQL and Temporal dev server on free
- * ports, the workflow bundle built once), runs the unit tests in parallel and the integration tests in
- * band, stops everything, and ends with one line `tests: N passed, M failed`.
+ * ports, the workflow bundle built once), runs the unit tests in parallel, then the integration tests and
+ * the small fault suite (CHAOS_SCALE=small) in band, scans the run's workflow histories, logs and error
+ * answers for every secret the tests made (scripts/secret-scan.ts; counted as one test), stops everything,
+ * and ends with one line `tests: N passed, M failed`. `npm run test:chaos` (`--chaos`) runs only the fault suite at full scale.
  *
  * DATABASE_URL / TEMPORAL_ADDRESS, when set, are used instead of the embedded services.
  * Extra arguments go to jest (e.g. `npm test -- test/integration/spine.test.ts`).
@@ -13,6 +15,7 @@ import { freePort } from '../src/infra/ports';
 import { startLocalStack } from '../src/local-stack';
 import { initOrm, migrateUp } from '../src/db/orm';
 import { bundleWorkflows } from '../workers/media-worker';
+import { scanForSecrets } from './secret-scan';
 
 const root = path.resolve(__dirname, '..');
 const testDataRoot = path.join(root, '.test-data');
@@ -47,7 +50,8 @@ interface JestSummary {
 }
 
 async function main(): Promise<number> {
-  const args = process.argv.slice(2);
+  const chaosOnly = process.argv.includes('--chaos');
+  const args = process.argv.slice(2).filter((arg) => arg !== '--chaos');
   const log = (msg: string) => process.stdout.write(`[test] ${msg}\n`);
   await removeStaleRuns();
   await mkdir(dataDir, { recursive: true });
@@ -81,15 +85,16 @@ async function main(): Promise<number> {
       NODE_ENV: 'test',
     };
     const summaries: JestSummary[] = [];
-    const runs: { project: string; extra: string[] }[] = [
-      { project: 'unit', extra: [] },
-      { project: 'integration', extra: ['--runInBand'] },
-    ];
+    // The fault suite kills and restarts processes: in band, after everything else.
+    const chaos = { project: 'chaos', extra: ['--runInBand'], scale: chaosOnly ? 'full' : process.env.CHAOS_SCALE ?? 'small' };
+    const runs: { project: string; extra: string[]; scale?: string }[] = chaosOnly
+      ? [chaos]
+      : [{ project: 'unit', extra: [] }, { project: 'integration', extra: ['--runInBand'] }, chaos];
     for (const run of runs) {
       const outputFile = path.join(dataDir, `jest-${run.project}.json`);
       await rm(outputFile, { force: true });
       // Paths first: --selectProjects takes every word after it.
-      const code = await runJest([...args, ...run.extra, '--json', `--outputFile=${outputFile}`, '--passWithNoTests', '--selectProjects', run.project], env);
+      const code = await runJest([...args, ...run.extra, '--json', `--outputFile=${outputFile}`, '--passWithNoTests', '--selectProjects', run.project], run.scale ? { ...env, CHAOS_SCALE: run.scale } : env);
       try {
         summaries.push(JSON.parse(await readFile(outputFile, 'utf8')) as JestSummary);
       } catch {
@@ -97,6 +102,7 @@ async function main(): Promise<number> {
         log(`jest (${run.project}) exited ${code} without a report`);
       }
     }
+    summaries.push(await secretScan(dataDir, stack.temporalAddress, log));
     const passed = summaries.reduce((n, s) => n + s.numPassedTests, 0);
     const failed = summaries.reduce((n, s) => n + s.numFailedTests, 0);
     const skipped = summaries.reduce((n, s) => n + s.numPendingTests, 0);
@@ -107,6 +113,15 @@ async function main(): Promise<number> {
     await stack.stop();
     await rm(path.join(dataDir, 'postgres'), { recursive: true, force: true });
   }
+}
+
+/** The secret scan over the run's histories, logs and error answers, counted as one test. */
+async function secretScan(dir: string, temporalAddress: string, log: (msg: string) => void): Promise<JestSummary> {
+  const result = await scanForSecrets({ dataDir: dir, temporalAddress });
+  log(`secret scan: ${result.secrets} secrets looked for in ${result.histories} workflow histories, ${result.logLines} log lines, ${result.errorBodies} error answers: ${result.leaks.length} found`);
+  for (const leak of result.leaks) log(`  leaked: ${leak}`);
+  const ok = result.leaks.length === 0;
+  return { numPassedTests: ok ? 1 : 0, numFailedTests: ok ? 0 : 1, numPendingTests: 0, numTotalTests: 1, success: ok };
 }
 
 function runJest(args: string[], env: NodeJS.ProcessEnv): Promise<number> {

@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { mp4Bytes, pngBytes, wavBytes } from '../../src/media';
+import { recordSecret } from '../support/leak-watch';
 
 /** One request as the fake received it. */
 export interface RecordedRequest {
@@ -66,6 +67,12 @@ export interface FaultSpec {
 export type Fault = FaultKind | FaultSpec;
 /** One scripted outcome for a call: a fault, or `'ok'` to let it through. */
 export type Scripted = Fault | 'ok';
+
+/** One share of a random fault mix (`failRandomly`): `rate` of the calls (0..1) get `fault`. */
+export interface RandomFault {
+  fault: Fault;
+  rate: number;
+}
 
 /** Calls that faults can target. Each fake documents which it has. */
 export type Operation =
@@ -225,6 +232,9 @@ export abstract class FakeProvider {
   private readonly server: http.Server;
   private readonly scripted = new Map<Operation, Scripted[]>();
   private readonly always = new Map<Operation, Fault>();
+  private readonly randomly = new Map<Operation, { mix: RandomFault[]; draw: () => number }>();
+  /** How many faults were injected, by `<operation>:<kind>` (scripted, random and standing ones alike). */
+  readonly injected: Record<string, number> = {};
   private jobDefaults: JobPlan;
   private readonly nextPlans: Partial<JobPlan>[] = [];
   private readonly files = new Map<string, FakeFile>();
@@ -233,6 +243,7 @@ export abstract class FakeProvider {
 
   protected constructor(opts: FakeOptions, defaults: { apiKey: string; outputTtlMs: number }) {
     this.apiKey = opts.apiKey ?? defaults.apiKey;
+    recordSecret(this.apiKey);
     this.outputTtlMs = opts.outputTtlMs ?? defaults.outputTtlMs;
     this.jobDefaults = { ...DEFAULT_PLAN, ...opts.jobPlan };
     this.initialPlan = this.jobDefaults;
@@ -315,6 +326,22 @@ export abstract class FakeProvider {
   failAlways(op: Operation, fault: Fault | null): this {
     if (fault === null) this.always.delete(op);
     else this.always.set(op, fault);
+    return this;
+  }
+
+  /**
+   * Every call of `op` whose script is empty draws from `mix` instead of `failAlways`: with
+   * `[{fault: 'server_error', rate: 0.3}, {fault: 'hang', rate: 0.05}]` 30% of calls answer 500, 5% hang
+   * and the rest go through. Seeded (default 1), so a run can be replayed; `null` turns it off.
+   */
+  failRandomly(op: Operation, mix: RandomFault[] | null, opts: { seed?: number } = {}): this {
+    if (mix === null) {
+      this.randomly.delete(op);
+      return this;
+    }
+    const total = mix.reduce((sum, entry) => sum + entry.rate, 0);
+    if (mix.some((entry) => entry.rate < 0) || total > 1) throw new Error(`fake ${this.constructor.name}: fault rates must be >= 0 and add up to at most 1`);
+    this.randomly.set(op, { mix, draw: seeded(opts.seed ?? 1) });
     return this;
   }
 
@@ -407,6 +434,7 @@ export abstract class FakeProvider {
   reset(): this {
     this.scripted.clear();
     this.always.clear();
+    this.randomly.clear();
     this.nextPlans.length = 0;
     this.jobDefaults = this.initialPlan;
     this.outputTtlMs = this.initialTtl;
@@ -526,10 +554,11 @@ export abstract class FakeProvider {
    */
   protected async fault(ctx: RouteContext, op: Operation): Promise<boolean> {
     const scripted = this.scripted.get(op);
-    let next: Scripted | undefined = scripted && scripted.length > 0 ? scripted.shift() : this.always.get(op);
+    let next: Scripted | undefined = scripted && scripted.length > 0 ? scripted.shift() : this.randomly.has(op) ? this.drawFault(op) : this.always.get(op);
     if (next === undefined || next === 'ok') return false;
     const spec: FaultSpec = typeof next === 'string' ? { kind: next } : next;
     next = undefined;
+    this.injected[`${op}:${spec.kind}`] = (this.injected[`${op}:${spec.kind}`] ?? 0) + 1;
     if (spec.delayMs) await sleep(spec.delayMs);
     switch (spec.kind) {
       case 'hang':
@@ -559,6 +588,16 @@ export abstract class FakeProvider {
         this.error(ctx, spec.kind, spec);
         return true;
     }
+  }
+
+  private drawFault(op: Operation): Scripted {
+    const { mix, draw } = this.randomly.get(op)!;
+    let value = draw();
+    for (const entry of mix) {
+      if (value < entry.rate) return entry.fault;
+      value -= entry.rate;
+    }
+    return 'ok';
   }
 
   /** Retry headers for a rate-limit or unavailable fault. */
@@ -648,6 +687,18 @@ async function parseRequestBody(raw: Buffer, contentType: string | undefined): P
   } catch {
     return text;
   }
+}
+
+/** mulberry32: a small seeded PRNG in [0, 1), so a random fault mix can be replayed. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
 }
 
 /** Whether a body is a plain object. */

@@ -5,6 +5,7 @@ import { createCustomer, createMockModel, startTestGateway, uniqueId, waitForTas
 import { eventually, expectApiError, sql } from '../support/checks';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
 import { digestDiff, stateDigest, walletOf } from '../support/state';
+import { textOf } from '../support/leak-watch';
 
 /**
  * Tenant isolation: a key reaches its own account's tasks, assets and usage and nothing else (another
@@ -226,19 +227,6 @@ describe('secrets', () => {
       parts.push(...rows.map((r) => r.row));
     }
     return parts.join('\n');
-  }
-
-  /** Every string and byte payload of a value (a workflow history), decoded as UTF-8. */
-  function textOf(value: unknown): string {
-    const out: string[] = [];
-    const stack: unknown[] = [value];
-    while (stack.length > 0) {
-      const item = stack.pop();
-      if (typeof item === 'string') out.push(item);
-      else if (item instanceof Uint8Array) out.push(Buffer.from(item).toString('utf8'));
-      else if (item && typeof item === 'object') stack.push(...Object.values(item));
-    }
-    return out.join('\n');
   }
 
   it('stores the consumer key as its SHA-256 and the webhook secret and provider credential encrypted, nowhere in clear', async () => {

@@ -5,6 +5,7 @@ import { createLogger } from '../../src/log';
 import { startGateway, type Gateway } from '../../src/gateway';
 import { freePort } from '../../src/infra/ports';
 import type { ProviderRegistry } from '../../src/providers/registry';
+import { logFile, recordErrorBody, recordSecret, recordSecretsIn } from './leak-watch';
 
 /**
  * A real gateway for integration tests: real PostgreSQL and Temporal (from `npm test`'s environment),
@@ -35,8 +36,14 @@ export function uniqueId(prefix: string): string {
   return `${prefix}-${randomBytes(5).toString('hex')}`;
 }
 
-export async function startTestGateway(opts: { env?: Record<string, string>; runWorker?: boolean; providers?: ProviderRegistry } = {}): Promise<TestGateway> {
-  const env = testEnv();
+export async function startTestGateway(opts: {
+  env?: Record<string, string>;
+  runWorker?: boolean;
+  providers?: ProviderRegistry;
+  /** PostgreSQL and Temporal of the test's own (already migrated) instead of `npm test`'s shared ones. */
+  services?: { databaseUrl: string; temporalAddress: string };
+} = {}): Promise<TestGateway> {
+  const env = { ...testEnv(), ...opts.services };
   const port = await freePort();
   const taskQueue = uniqueId('tq');
   const adminToken = `admin-${randomBytes(12).toString('hex')}`;
@@ -52,13 +59,14 @@ export async function startTestGateway(opts: { env?: Record<string, string>; run
     WORKFLOW_BUNDLE_PATH: env.bundlePath,
     DATA_DIR: path.join(env.dataDir, 'gateways', taskQueue),
     OUTBOUND_ALLOWLIST: '127.0.0.0/8,::1',
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    // Logged to a file at info under `npm test`, for the secret scan at the end of the run.
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? (logFile('gateway') ? 'info' : 'silent'),
     NODE_ENV: 'test',
     ...opts.env,
   });
   const gateway = await startGateway({
     config,
-    log: createLogger({ level: config.logLevel }),
+    log: createLogger({ level: config.logLevel, destination: logFile('gateway') ?? undefined }),
     databaseUrl: env.databaseUrl,
     temporalAddress: env.temporalAddress,
     secret,
@@ -84,8 +92,12 @@ export async function startTestGateway(opts: { env?: Record<string, string>; run
     } catch {
       // not JSON: keep the text, the test will say so
     }
+    recordSecretsIn(parsed);
+    if (response.status >= 400) recordErrorBody(response.status, `${method} ${route}`, text);
     return { status: response.status, body: parsed, headers: response.headers };
   };
+  recordSecret(adminToken);
+  recordSecret(secret);
 
   return {
     gateway, config, url: gateway.url, adminToken, secret, taskQueue, request,

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { testEnv, type TestGateway } from './harness';
+import { logFile } from './leak-watch';
 
 const root = path.resolve(__dirname, '../..');
 
@@ -33,11 +35,14 @@ export function spawnWorker(gw: TestGateway): WorkerProcess {
       DATA_DIR: gw.config.dataDir,
       PUBLIC_URL: gw.config.http.publicUrl,
       OUTBOUND_ALLOWLIST: gw.config.outboundAllowlist.join(','),
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: 'info',
       NODE_ENV: 'test',
     },
   });
   let output = '';
+  // Its log lines also go where the secret scan at the end of `npm test` reads them.
+  const logPath = logFile('worker');
+  if (logPath) child.stdout?.pipe(createWriteStream(logPath, { flags: 'a' }));
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   const exited = new Promise<number | null>((resolve) => {
