@@ -159,8 +159,9 @@ export async function closeHoldInTransaction(trx: Knex.Transaction, input: { ref
   const amount = Number(open.rows[0].amount);
   const captured = Math.min(input.capture, amount);
   const released = amount - captured;
-  await trx.raw(`update holds set status = ?, captured = ?, closed_at = now() where id = ?`, [
-    captured > 0 ? 'captured' : 'released',
+  // `captured + ?`: a lease block (credit-lease.ts) has captured along the way; any other hold starts at 0.
+  await trx.raw(`update holds set status = case when captured + ? > 0 then 'captured' else 'released' end, captured = captured + ?, closed_at = now() where id = ?`, [
+    captured,
     captured,
     input.ref,
   ]);

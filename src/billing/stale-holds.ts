@@ -1,10 +1,16 @@
 import type { Knex } from '@mikro-orm/postgresql';
 import { closeHold } from './ledger';
 
-/** Refs of holds taken by synchronous requests (chat, embeddings), which their own request settles. */
-const REQUEST_HOLD_PREFIXES = ['chat_', 'emb_'];
+/**
+ * Refs of holds taken for synchronous requests (chat, embeddings), which their own request settles, and
+ * of credit-lease blocks, which their own API process releases (credit-lease.ts).
+ */
+const REQUEST_HOLD_PREFIXES = ['chat_', 'emb_', 'lease_'];
 
-/** Older than this, a request hold can only belong to a request whose process died before settling. */
+/**
+ * Older than this, a request hold can only belong to a request whose process died before settling, and a
+ * lease block to a dead process (a live one stops lending from a block after LEASE_MAX_AGE_MS).
+ */
 export const STALE_REQUEST_HOLD_MS = 60 * 60 * 1000;
 
 /**
