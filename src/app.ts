@@ -3,6 +3,7 @@ import Router from '@koa/router';
 import type { MikroORM, EntityManager } from '@mikro-orm/postgresql';
 import type { Client } from '@temporalio/client';
 import type { Config } from './config';
+import type { CreditLeases } from './billing/credit-lease';
 import type { Logger } from './log';
 import { adminAuth, consumerAuth } from './http/auth';
 import { rateLimit } from './http/rate-limit';
@@ -10,6 +11,7 @@ import { errorHandler, jsonBody, requestContext } from './http/middleware';
 import type { OutboundGuard } from './net/outbound-guard';
 import type { SecretBox } from './security/secrets';
 import type { AssetStore } from './storage/asset-store';
+import { createRouteCache } from './routing/route-cache';
 import type { Metrics } from './metrics/metrics';
 import { httpMetrics } from './metrics/http-metrics';
 import { adminRoutes } from './modules/admin/admin.routes';
@@ -31,6 +33,8 @@ export interface AppDeps {
   box: SecretBox;
   outbound: OutboundGuard;
   metrics: Metrics;
+  /** This process's credit leases for the chat and embeddings routes; the caller closes them at shutdown. */
+  leases: CreditLeases;
 }
 
 /** Builds the Koa app. It never listens: main.ts does, and tests use app.callback(). */
@@ -72,6 +76,7 @@ export function createApp(deps: AppDeps): Koa {
   const admin = adminAuth(deps.config.adminToken);
   app.use(async (ctx, next) => (ctx.path.startsWith('/admin/') || ctx.path === '/admin' ? admin(ctx, next) : next()));
 
+  const routes = createRouteCache({ box: deps.box });
   const tasks = createTasksService({
     watcher: createTaskWatcher(deps.orm),
     temporal: deps.temporal,
@@ -84,9 +89,9 @@ export function createApp(deps: AppDeps): Koa {
   for (const router of [
     tasksRoutes({ tasks, em }),
     modelsRoutes({ em }),
-    chatRoutes({ em, box: deps.box, maxChannelAttempts: deps.config.tasks.maxChannelAttempts }),
-    usageRoutes({ em }),
-    adminRoutes({ em, ...links }),
+    chatRoutes({ em, leases: deps.leases, routes, maxChannelAttempts: deps.config.tasks.maxChannelAttempts }),
+    usageRoutes({ em, leases: deps.leases }),
+    adminRoutes({ em, ...links, leases: deps.leases, routes }),
   ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());

@@ -14,6 +14,7 @@ import { createLocalAssetStore } from './storage/asset-store';
 import { createMediaWorker, installRuntimeLogging } from '../workers/media-worker';
 import { createMetrics, type Metrics } from './metrics/metrics';
 import { releaseStaleRequestHolds } from './billing/stale-holds';
+import { createCreditLeases, type CreditLeases } from './billing/credit-lease';
 import { installProtocolErrorAnswers } from './http/protocol-errors';
 
 /** A running gateway: the API server and, when asked, the worker in the same process. */
@@ -25,6 +26,8 @@ export interface Gateway {
   worker: Worker | null;
   server: http.Server;
   metrics: Metrics;
+  /** The chat and embeddings routes' credit leases: tests flush() them before reading usage rows directly. */
+  leases: CreditLeases;
   stop(): Promise<void>;
 }
 
@@ -76,7 +79,8 @@ export async function startGateway(opts: {
     workerRun.catch((error) => log.error({ err: error }, 'worker stopped with an error'));
   }
 
-  const app = createApp({ config, orm, temporal, log, store, box, outbound, metrics });
+  const leases = createCreditLeases({ knex: () => orm.em.getKnex(), log: log.child({ component: 'credit-lease' }) });
+  const app = createApp({ config, orm, temporal, log, store, box, outbound, metrics, leases });
   const server = http.createServer(
     {
       headersTimeout: config.http.headersTimeoutMs,
@@ -105,7 +109,7 @@ export async function startGateway(opts: {
   let stopping: Promise<void> | null = null;
   return {
     url: `http://${localHostFor(config.http.host)}:${port}`,
-    orm, temporal, box, worker, server, metrics,
+    orm, temporal, box, worker, server, metrics, leases,
     stop() {
       stopping ??= (async () => {
         clearInterval(sweeper);
@@ -114,6 +118,8 @@ export async function startGateway(opts: {
           server.close(() => resolve());
           server.closeIdleConnections();
         });
+        // Every request has ended: write their settlements and give the leased credits back.
+        await leases.close();
         if (worker && workerRun) {
           worker.shutdown();
           await workerRun.catch(() => undefined);

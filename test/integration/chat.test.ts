@@ -77,15 +77,21 @@ describe('chat completions and embeddings through channels', () => {
     return gw.gateway.orm.em.fork().getConnection().execute<T[]>(query, params);
   }
 
+  /** The account's usage rows. Settlements are written by the credit lease's batched flush: flush it first. */
   async function usageRows(accountId: string): Promise<UsageRow[]> {
+    await gw.gateway.leases.flush();
     const rows = await sql<UsageRow>(`select * from usage_records where account_id = ? order by created_at`, [accountId]);
     return rows.map((r) => ({ ...r, credits: Number(r.credits) }));
   }
 
-  /** Waits until the account has no open hold (a disconnected stream settles after the client left). */
+  /**
+   * Waits until the account has no open hold (a disconnected stream settles after the client left), the
+   * credit lease's blocks included: quiescing writes the settled requests and gives back unused blocks.
+   */
   async function settled(accountId: string, timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
+      await gw.gateway.leases.quiesce({ accountId });
       const [row] = await sql<{ n: string }>(`select count(*) as n from holds where account_id = ? and status = 'open'`, [accountId]);
       if (Number(row!.n) === 0) return;
       await new Promise((r) => setTimeout(r, 50));

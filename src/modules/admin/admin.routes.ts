@@ -1,7 +1,9 @@
 import Router from '@koa/router';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Account, ApiKey, Asset, Channel, Model, Task, UsageRecord } from '../../db/entities';
+import type { CreditLeases } from '../../billing/credit-lease';
 import { topUp, InsufficientCreditsError } from '../../billing/ledger';
+import type { RouteCache } from '../../routing/route-cache';
 import { AppError, errors } from '../../http/errors';
 import { parseBody, parseQuery } from '../../http/validate';
 import { newId } from '../../ids';
@@ -21,6 +23,13 @@ export interface AdminRoutesDeps {
   em: (ctx: { state: unknown }) => EntityManager;
   box: SecretBox;
   publicUrl: string;
+  /**
+   * Money reads quiesce this process's credit leases first (settled requests written, unused lease credits
+   * given back), so they see exact figures; key changes end the key's lease so it lends no more.
+   */
+  leases: CreditLeases;
+  /** Forgotten on every change to models and channels. */
+  routes: RouteCache;
 }
 
 /** The operators' routes of API.md. Mounted behind adminAuth. */
@@ -35,6 +44,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
   });
 
   router.get('/accounts/:id', async (ctx) => {
+    await deps.leases.quiesce({ accountId: ctx.params.id! });
     ctx.body = presentAccount(await findAccount(deps.em(ctx), ctx.params.id!));
   });
 
@@ -68,6 +78,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
   });
 
   router.get('/keys', async (ctx) => {
+    await deps.leases.flush();
     const { account_id: accountId } = parseQuery(ctx, KeyListQuery);
     const keys = await deps.em(ctx).find(ApiKey, accountId ? { accountId } : {}, { orderBy: { createdAt: 'asc' }, limit: 1000 });
     ctx.body = { object: 'list', data: keys.map(presentKey) };
@@ -80,6 +91,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
   });
 
   router.get('/keys/:id', async (ctx) => {
+    await deps.leases.quiesce({ apiKeyId: ctx.params.id! });
     ctx.body = presentKey(await findKey(deps.em(ctx), ctx.params.id!));
   });
 
@@ -103,6 +115,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
       key.webhookSecretEnc = deps.box.seal(webhookSecret);
     }
     await em.flush();
+    await deps.leases.quiesce({ apiKeyId: key.id });
     ctx.body = { ...presentKey(key), ...(webhookSecret ? { webhook_secret: webhookSecret } : {}) };
   });
 
@@ -111,6 +124,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
     const key = await findKey(em, ctx.params.id!);
     key.revokedAt ??= new Date();
     await em.flush();
+    await deps.leases.quiesce({ apiKeyId: key.id });
     ctx.body = presentKey(key);
   });
 
@@ -123,6 +137,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
       deadlineSeconds: body.deadline_seconds ?? null, defaultDuration: body.default_duration ?? null,
     });
     await em.persistAndFlush(model);
+    deps.routes.invalidate();
     ctx.status = 201;
     ctx.body = presentModel(model);
   });
@@ -148,6 +163,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
       disabledReason: null,
     });
     await em.persistAndFlush(channel);
+    deps.routes.invalidate();
     ctx.status = 201;
     ctx.body = presentChannel(channel);
   });
@@ -183,6 +199,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
       if (body.enabled) channel.disabledReason = null;
     }
     await em.flush();
+    deps.routes.invalidate();
     ctx.body = presentChannel(channel);
   });
 
@@ -193,6 +210,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
     channel.enabled = false;
     channel.disabledReason = 'deleted by an operator';
     await em.flush();
+    deps.routes.invalidate();
     ctx.body = { id: channel.id, object: 'channel', deleted: true };
   });
 
@@ -210,6 +228,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
 
   router.get('/usage', async (ctx) => {
     const query = parseQuery(ctx, AdminUsageQuery);
+    await deps.leases.flush();
     const where: Record<string, unknown> = {};
     if (query.account_id) where.accountId = query.account_id;
     if (query.key_id) where.apiKeyId = query.key_id;

@@ -14,11 +14,12 @@
  *   left), the estimated prompt plus the output tokens counted in the chunks actually delivered.
  * - Released in full when no upstream answered or nothing reached the client.
  *
- * Closing the hold and writing the usage row happen in one transaction, with credits = the captured
- * amount, so the sum of captures in the ledger always equals the sum of credits in usage_records.
+ * Holds come from the process's credit lease (src/billing/credit-lease.ts): the request carves its hold
+ * from a block the lease reserved, and its settlement (the capture and the usage row, in one transaction,
+ * with credits = the captured amount) is written by the lease's next flush, a few ms after the answer.
+ * So the sum of captures in the ledger always equals the sum of credits in usage_records.
  */
-import type { Knex } from '@mikro-orm/postgresql';
-import { closeHoldInTransaction, hold } from '../../billing/ledger';
+import type { CreditLeases, Reservation } from '../../billing/credit-lease';
 import { priceTokens } from '../../billing/pricing';
 import type { Pricing } from '../../db/entities';
 import { errors } from '../../http/errors';
@@ -28,9 +29,9 @@ import type { TokenUsage } from './sse';
 export type UsageStatus = 'succeeded' | 'failed' | 'cancelled';
 
 /** Takes the hold for one request, or throws 402 `insufficient_credits` (wallet) / `budget_exceeded` (the key's budget). */
-export async function holdForRequest(knex: Knex, input: { ref: string; accountId: string; apiKeyId: string; amount: number }): Promise<void> {
-  const outcome = await hold(knex, input);
-  if (outcome.status === 'held') return;
+export async function holdForRequest(leases: CreditLeases, input: { ref: string; accountId: string; apiKeyId: string; amount: number }): Promise<Reservation> {
+  const outcome = await leases.reserve(input);
+  if (outcome.status === 'held') return outcome.reservation;
   throw outcome.status === 'budget_exceeded' ? errors.budgetExceeded() : errors.insufficientCredits();
 }
 
@@ -42,9 +43,6 @@ export function chargeFor(pricing: Pricing, tokens: TokenUsage, held: number): {
 
 /** Everything a usage row records. */
 export interface UsageRow {
-  ref: string;
-  accountId: string;
-  apiKeyId: string;
   model: string;
   category: string;
   channelId: string | null;
@@ -54,20 +52,15 @@ export interface UsageRow {
 }
 
 /**
- * Closes the hold (capturing `capture`, releasing the rest) and writes the usage row, in one transaction.
- * Idempotent: a second call for the same ref changes nothing. Returns the credits captured.
+ * Closes the request's hold (capturing `capture`, releasing the rest) and queues its usage row; both are
+ * written together by the lease's next flush. Idempotent: a second call changes nothing. Returns the
+ * credits captured.
  */
-export async function settleRequest(knex: Knex, input: { capture: number; row: UsageRow }): Promise<number> {
+export function settleRequest(leases: CreditLeases, input: { reservation: Reservation; capture: number; row: UsageRow }): number {
   const { row } = input;
-  return knex.transaction(async (trx) => {
-    const closed = await closeHoldInTransaction(trx, { ref: row.ref, capture: input.capture });
-    if (closed.status === 'already_closed') return 0;
-    const units = row.tokens ? { input_tokens: row.tokens.input, output_tokens: row.tokens.output } : {};
-    await trx.raw(
-      `insert into usage_records (id, ref, account_id, api_key_id, model, category, channel_id, units, credits, status, latency_ms)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (ref) do nothing`,
-      [`use_${row.ref}`, row.ref, row.accountId, row.apiKeyId, row.model, row.category, row.channelId, JSON.stringify(units), closed.captured, row.status, row.latencyMs],
-    );
-    return closed.captured;
+  const units: Record<string, number> = row.tokens ? { input_tokens: row.tokens.input, output_tokens: row.tokens.output } : {};
+  return leases.settle(input.reservation, {
+    capture: input.capture,
+    usage: { model: row.model, category: row.category, channelId: row.channelId, units, status: row.status, latencyMs: row.latencyMs },
   });
 }

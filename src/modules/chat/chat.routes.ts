@@ -4,14 +4,15 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { authOf } from '../../http/auth';
 import type { RequestState } from '../../http/middleware';
 import { parseBody } from '../../http/validate';
-import type { SecretBox } from '../../security/secrets';
+import type { CreditLeases } from '../../billing/credit-lease';
+import type { RouteCache } from '../../routing/route-cache';
 import { ChatCompletionBody, EmbeddingsBody } from './chat.schemas';
 import { createChatService, type CallContext, type EventSink, type ProxyResult } from './chat.service';
 
 /** POST /v1/chat/completions and POST /v1/embeddings: the synchronous OpenAI-compatible proxy. */
-export function chatRoutes(deps: { em: (ctx: { state: unknown }) => EntityManager; box: SecretBox; maxChannelAttempts: number }): Router {
+export function chatRoutes(deps: { em: (ctx: { state: unknown }) => EntityManager; leases: CreditLeases; routes: RouteCache; maxChannelAttempts: number }): Router {
   const router = new Router();
-  const chat = createChatService({ box: deps.box, maxChannelAttempts: deps.maxChannelAttempts });
+  const chat = createChatService({ leases: deps.leases, routes: deps.routes, maxChannelAttempts: deps.maxChannelAttempts });
 
   router.post('/v1/chat/completions', async (ctx) => {
     parseBody(ctx, ChatCompletionBody);

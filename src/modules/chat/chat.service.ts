@@ -10,17 +10,17 @@
  * row (see chat.billing.ts for the billing rule).
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { CreditLeases, Reservation } from '../../billing/credit-lease';
 import { priceTokens } from '../../billing/pricing';
-import { Model, type Pricing } from '../../db/entities';
+import type { Pricing } from '../../db/entities';
 import { assertModelAllowed, type ConsumerAuth } from '../../http/auth';
 import { AppError, errors } from '../../http/errors';
 import { newId } from '../../ids';
 import type { Logger } from '../../log';
 import { ProviderError, type ChannelAccess } from '../../providers/types';
-import { listCandidates, type Candidate } from '../../routing/candidates';
-import { loadChannelAccess } from '../../routing/channel-access';
+import type { Candidate } from '../../routing/candidates';
 import { pickWeighted } from '../../routing/pick-channel';
-import type { SecretBox } from '../../security/secrets';
+import type { RouteCache } from '../../routing/route-cache';
 import { chargeFor, holdForRequest, settleRequest, type UsageStatus } from './chat.billing';
 import { clientChunk, errorEvent, inspectChunk, parseSseBlock, readUsage, SseSplitter, type TokenUsage } from './sse';
 import { estimateEmbeddingTokens, estimatePromptTokens, outputCap, textTokens } from './token-estimate';
@@ -30,7 +30,10 @@ import { ClientGoneError, postUpstream, scrubberFor, UpstreamError, type Upstrea
 const PROVIDER = 'openai';
 
 export interface ChatServiceDeps {
-  box: SecretBox;
+  /** Where request holds come from and settlements go (batched). */
+  leases: CreditLeases;
+  /** Model, candidates and channel access, cached for a short time. */
+  routes: RouteCache;
   /** How many channels one request may try. */
   maxChannelAttempts: number;
   /** [0, 1) source for weighted routing; Math.random by default. */
@@ -61,6 +64,9 @@ export type ProxyResult = { kind: 'json'; body: string } | { kind: 'streamed' } 
 
 type Admitted = { model: { id: string; pricing: Pricing }; channels: Candidate[] };
 
+/** One request's hold, for settling it. */
+type Billed = { ref: string; model: Admitted['model']; category: string; held: number; reservation: Reservation };
+
 type Attempted<T> =
   | { ok: true; value: T; channelId: string }
   | { ok: false; error: AppError | ClientGoneError; channelId: string | null };
@@ -79,7 +85,7 @@ export function createChatService(deps: ChatServiceDeps) {
 
   /** 404 unknown model, 403 not allowed, 400 wrong category, 503 no channel. */
   async function admit(call: CallContext, modelId: string, category: 'chat' | 'embedding'): Promise<Admitted> {
-    const model = await call.em.findOne(Model, { id: modelId });
+    const model = await deps.routes.model(call.em, modelId);
     if (!model) throw errors.notFound('model_not_found', `The model ${modelId} does not exist`);
     assertModelAllowed(call.auth, model.id);
     if (model.category !== category) {
@@ -88,7 +94,7 @@ export function createChatService(deps: ChatServiceDeps) {
         { path: 'model', message: `is a ${model.category} model` },
       ]);
     }
-    const candidates = (await listCandidates(call.em, model.id, call.auth.group)).filter((c) => c.provider === PROVIDER);
+    const candidates = (await deps.routes.candidates(call.em, model.id, call.auth.group)).filter((c) => c.provider === PROVIDER);
     if (candidates.length === 0) {
       throw new AppError(503, 'no_channel_available', `No channel is available for the model ${model.id}`, 'gateway_error');
     }
@@ -105,7 +111,7 @@ export function createChatService(deps: ChatServiceDeps) {
     for (const candidate of channels) {
       channelId = candidate.id;
       try {
-        const { access } = await loadChannelAccess(call.em, deps.box, candidate.id);
+        const access = await deps.routes.channelAccess(call.em, candidate.id);
         return { ok: true, value: await attempt(access, candidate.upstreamModel), channelId };
       } catch (err) {
         if (err instanceof ClientGoneError) return { ok: false, error: err, channelId };
@@ -119,18 +125,18 @@ export function createChatService(deps: ChatServiceDeps) {
   }
 
   /** Closes the hold and writes the usage row; logs when the real price went past the hold. */
-  async function settle(call: CallContext, input: { ref: string; model: Admitted['model']; category: string; held: number; channelId: string | null; status: UsageStatus; tokens: TokenUsage | null }): Promise<void> {
+  function settle(call: CallContext, input: Billed & { channelId: string | null; status: UsageStatus; tokens: TokenUsage | null }): void {
     let capture = 0;
     if (input.tokens) {
       const { charge, price } = chargeFor(input.model.pricing, input.tokens, input.held);
       capture = charge;
       if (price > input.held) call.log.warn({ ref: input.ref, price, held: input.held }, 'usage cost more than the hold; charged the hold');
     }
-    await settleRequest(call.em.getKnex(), {
+    settleRequest(deps.leases, {
+      reservation: input.reservation,
       capture,
       row: {
-        ref: input.ref, accountId: call.auth.accountId, apiKeyId: call.auth.apiKeyId, model: input.model.id, category: input.category,
-        channelId: input.channelId, tokens: input.tokens, status: input.status, latencyMs: Date.now() - call.startedAt,
+        model: input.model.id, category: input.category, channelId: input.channelId, tokens: input.tokens, status: input.status, latencyMs: Date.now() - call.startedAt,
       },
     });
   }
@@ -143,20 +149,20 @@ export function createChatService(deps: ChatServiceDeps) {
       const cap = outputCap(raw);
       const held = priceTokens(model.pricing, { input: promptTokens, output: cap.tokens });
       const ref = newId('chat');
-      await holdForRequest(call.em.getKnex(), { ref, accountId: call.auth.accountId, apiKeyId: call.auth.apiKeyId, amount: held });
-      const base = { ref, model, category: 'chat', held };
+      const reservation = await holdForRequest(deps.leases, { ref, accountId: call.auth.accountId, apiKeyId: call.auth.apiKeyId, amount: held });
+      const base: Billed = { ref, model, category: 'chat', held, reservation };
 
       if (raw.stream !== true) {
         const result = await firstAnswer(call, ref, channels, async (access, upstreamModel) => {
           const upstream = await postUpstream({ channel: access, path: 'chat/completions', body: { ...raw, model: upstreamModel }, clientSignal: call.clientSignal });
           return readJsonAnswer(upstream, access);
-        }).catch(async (err: unknown) => {
-          await settle(call, { ...base, channelId: null, status: 'failed', tokens: null });
+        }).catch((err: unknown) => {
+          settle(call, { ...base, channelId: null, status: 'failed', tokens: null });
           throw err;
         });
         if (!result.ok) return fail(call, base, result);
         const usage = readUsage(result.value.json.usage) ?? { input: promptTokens, output: completionTokens(result.value.json) };
-        await settle(call, { ...base, channelId: result.channelId, status: 'succeeded', tokens: usage });
+        settle(call, { ...base, channelId: result.channelId, status: 'succeeded', tokens: usage });
         return { kind: 'json', body: result.value.text };
       }
 
@@ -171,8 +177,8 @@ export function createChatService(deps: ChatServiceDeps) {
           clientSignal: call.clientSignal,
         });
         return openStream(upstream, access);
-      }).catch(async (err: unknown) => {
-        await settle(call, { ...base, channelId: null, status: 'failed', tokens: null });
+      }).catch((err: unknown) => {
+        settle(call, { ...base, channelId: null, status: 'failed', tokens: null });
         throw err;
       });
       if (!opened.ok) return fail(call, base, opened);
@@ -182,9 +188,10 @@ export function createChatService(deps: ChatServiceDeps) {
         outcome = await pump(call, opened.value, sink, { clientWantsUsage, promptTokens, ref });
       } finally {
         opened.value.upstream.close();
-        // Settle before the last event: once a client has seen the end of its stream, its usage row exists.
+        // Settle before the last event: once a client has seen the end of its stream, its hold is closed
+        // in memory (its usage row follows with the lease's next flush, see credit-lease.ts).
         try {
-          await settle(call, { ...base, channelId: opened.channelId, status: outcome.status, tokens: outcome.tokens });
+          settle(call, { ...base, channelId: opened.channelId, status: outcome.status, tokens: outcome.tokens });
         } finally {
           if (outcome.last !== null) await sink.send(outcome.last);
           sink.end();
@@ -199,27 +206,27 @@ export function createChatService(deps: ChatServiceDeps) {
       const inputTokens = estimateEmbeddingTokens(raw.input);
       const held = priceTokens(model.pricing, { input: inputTokens, output: 0 });
       const ref = newId('emb');
-      await holdForRequest(call.em.getKnex(), { ref, accountId: call.auth.accountId, apiKeyId: call.auth.apiKeyId, amount: held });
-      const base = { ref, model, category: 'embedding', held };
+      const reservation = await holdForRequest(deps.leases, { ref, accountId: call.auth.accountId, apiKeyId: call.auth.apiKeyId, amount: held });
+      const base: Billed = { ref, model, category: 'embedding', held, reservation };
       const result = await firstAnswer(call, ref, channels, async (access, upstreamModel) => {
         const upstream = await postUpstream({ channel: access, path: 'embeddings', body: { ...raw, model: upstreamModel }, clientSignal: call.clientSignal });
         return readJsonAnswer(upstream, access);
-      }).catch(async (err: unknown) => {
-        await settle(call, { ...base, channelId: null, status: 'failed', tokens: null });
+      }).catch((err: unknown) => {
+        settle(call, { ...base, channelId: null, status: 'failed', tokens: null });
         throw err;
       });
       if (!result.ok) return fail(call, base, result);
       const reported = readUsage(result.value.json.usage);
       const usage = reported ? { input: reported.input, output: 0 } : { input: inputTokens, output: 0 };
-      await settle(call, { ...base, channelId: result.channelId, status: 'succeeded', tokens: usage });
+      settle(call, { ...base, channelId: result.channelId, status: 'succeeded', tokens: usage });
       return { kind: 'json', body: result.value.text };
     },
   };
 
   /** No channel answered (or the client left first): release everything, record it, answer the error. */
-  async function fail(call: CallContext, base: { ref: string; model: Admitted['model']; category: string; held: number }, result: Extract<Attempted<unknown>, { ok: false }>): Promise<ProxyResult> {
+  function fail(call: CallContext, base: Billed, result: Extract<Attempted<unknown>, { ok: false }>): ProxyResult {
     const gone = result.error instanceof ClientGoneError;
-    await settle(call, { ...base, channelId: result.channelId, status: gone ? 'cancelled' : 'failed', tokens: null });
+    settle(call, { ...base, channelId: result.channelId, status: gone ? 'cancelled' : 'failed', tokens: null });
     if (gone) return { kind: 'gone' };
     throw result.error;
   }

@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { CreditLeases } from '../../billing/credit-lease';
 import { authOf } from '../../http/auth';
 import { parseQuery } from '../../http/validate';
 import { UsageQuery } from './usage.schemas';
@@ -17,7 +18,7 @@ interface UsageBucket {
  * GET /v1/usage: the caller's key's usage, totals by model and UTC day, within [from, to)
  * (default: the current calendar month).
  */
-export function usageRoutes(deps: { em: (ctx: { state: unknown }) => EntityManager }): Router {
+export function usageRoutes(deps: { em: (ctx: { state: unknown }) => EntityManager; leases: CreditLeases }): Router {
   const router = new Router();
   router.get('/v1/usage', async (ctx) => {
     const auth = authOf(ctx);
@@ -25,6 +26,8 @@ export function usageRoutes(deps: { em: (ctx: { state: unknown }) => EntityManag
     const now = new Date();
     const from = query.from ? new Date(query.from) : new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
     const to = query.to ? new Date(query.to) : new Date(now.getTime() + 1000);
+    // This process's settled chat requests land first, so a client sees the requests it just made.
+    await deps.leases.flush();
     const rows = await deps.em(ctx).getConnection().execute<{ day: string; model: string; credits: string; units: Record<string, unknown> }[]>(
       `select to_char(created_at at time zone 'UTC', 'YYYY-MM-DD') as day, model, credits, units
        from usage_records where api_key_id = ? and created_at >= ? and created_at < ? order by created_at`,
