@@ -341,7 +341,7 @@ export abstract class FakeProvider {
     }
     const total = mix.reduce((sum, entry) => sum + entry.rate, 0);
     if (mix.some((entry) => entry.rate < 0) || total > 1) throw new Error(`fake ${this.constructor.name}: fault rates must be >= 0 and add up to at most 1`);
-    this.randomly.set(op, { mix, draw: seeded(opts.seed ?? 1) });
+    this.randomly.set(op, { mix, draw: seededRandom(opts.seed ?? 1) });
     return this;
   }
 
@@ -689,8 +689,8 @@ async function parseRequestBody(raw: Buffer, contentType: string | undefined): P
   }
 }
 
-/** mulberry32: a small seeded PRNG in [0, 1), so a random fault mix can be replayed. */
-function seeded(seed: number): () => number {
+/** mulberry32: a small seeded PRNG in [0, 1), so a random fault mix (or a test's plan) can be replayed. */
+export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;

@@ -51,9 +51,24 @@ export async function startWebhookReceiver(answer: (hook: Omit<ReceivedHook, 'an
         });
       }
     },
-    async stop(): Promise<void> {
+    /** Closes the port (deliveries meet a refused connection) until comeBack(); what was received stays. */
+    async goDown(): Promise<void> {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+    /** Listens again on the same port after goDown(). */
+    async comeBack(): Promise<void> {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    },
+    async stop(): Promise<void> {
+      server.closeAllConnections();
+      if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }

@@ -6,7 +6,7 @@ import { logFile } from './leak-watch';
 
 const root = path.resolve(__dirname, '../..');
 
-/** A worker (`workers/main.ts`) in a child process, serving the test gateway's task queue. */
+/** A child process of ours: a worker (`workers/main.ts`) serving the test gateway's task queue, or an API. */
 export interface WorkerProcess {
   pid: number;
   /** stderr and stdout so far, for failure messages. */
@@ -18,30 +18,36 @@ export interface WorkerProcess {
 
 export function spawnWorker(gw: TestGateway): WorkerProcess {
   const env = testEnv();
-  const child: ChildProcess = spawn(path.join(root, 'node_modules/.bin/tsx'), ['workers/main.ts'], {
+  return spawnTsx('workers/main.ts', 'worker', {
+    DATABASE_URL: env.databaseUrl,
+    TEMPORAL_ADDRESS: env.temporalAddress,
+    TEMPORAL_TASK_QUEUE: gw.taskQueue,
+    WORKFLOW_BUNDLE_PATH: env.bundlePath,
+    GATEWAY_SECRET: gw.secret,
+    ASSET_DIR: gw.config.assetDir,
+    DATA_DIR: gw.config.dataDir,
+    PUBLIC_URL: gw.config.http.publicUrl,
+    OUTBOUND_ALLOWLIST: gw.config.outboundAllowlist.join(','),
+    LOG_LEVEL: 'info',
+    NODE_ENV: 'test',
+  });
+}
+
+/**
+ * One of our entry points (`script`, run by tsx) in a child process of its own, with only `env` (and PATH,
+ * HOME); its stdout also goes to the secret scan's `logs-<logName>-*.log`.
+ */
+export function spawnTsx(script: string, logName: string, env: Record<string, string>): WorkerProcess {
+  const child: ChildProcess = spawn(path.join(root, 'node_modules/.bin/tsx'), [script], {
     cwd: root,
     // A process group of its own, so a kill reaches tsx's node child too.
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      DATABASE_URL: env.databaseUrl,
-      TEMPORAL_ADDRESS: env.temporalAddress,
-      TEMPORAL_TASK_QUEUE: gw.taskQueue,
-      WORKFLOW_BUNDLE_PATH: env.bundlePath,
-      GATEWAY_SECRET: gw.secret,
-      ASSET_DIR: gw.config.assetDir,
-      DATA_DIR: gw.config.dataDir,
-      PUBLIC_URL: gw.config.http.publicUrl,
-      OUTBOUND_ALLOWLIST: gw.config.outboundAllowlist.join(','),
-      LOG_LEVEL: 'info',
-      NODE_ENV: 'test',
-    },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
   });
   let output = '';
   // Its log lines also go where the secret scan at the end of `npm test` reads them.
-  const logPath = logFile('worker');
+  const logPath = logFile(logName);
   if (logPath) child.stdout?.pipe(createWriteStream(logPath, { flags: 'a' }));
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
@@ -50,7 +56,7 @@ export function spawnWorker(gw: TestGateway): WorkerProcess {
     else child.once('exit', (code) => resolve(code));
   });
   const pid = child.pid;
-  if (pid === undefined) throw new Error('The worker process did not start');
+  if (pid === undefined) throw new Error(`${script} did not start`);
   let killed = false;
   return {
     pid,
