@@ -13,7 +13,7 @@ import type { MediaKind, MediaTaskInput, MediaTaskRequest } from '../../../workf
 import { KNOWN_FIELDS, type CreateMediaTaskBody, type ListTasksQuery } from './tasks.schemas';
 
 const FINAL_STATUSES = ['succeeded', 'failed', 'cancelled'];
-import { presentTask, type TaskObject } from './tasks.presenter';
+import { presentTask, type AssetRow, type TaskObject, type TaskRow } from './tasks.presenter';
 import type { TaskWatcher } from './task-watcher';
 
 export interface TasksServiceDeps {
@@ -84,14 +84,13 @@ export function createTasksService(deps: TasksServiceDeps) {
      * With `waitSeconds`, a long poll: answers as soon as the status changes, or when the wait is over.
      */
     async get(em: EntityManager, auth: ConsumerAuth, taskId: string, opts: { waitSeconds?: number; signal?: AbortSignal } = {}): Promise<TaskObject> {
-      let task = await em.findOne(Task, { id: taskId, accountId: auth.accountId });
-      if (!task) throw errors.notFound('task_not_found', `No task ${taskId}`);
-      if (opts.waitSeconds && !FINAL_STATUSES.includes(task.status)) {
-        await deps.watcher.waitForChange(taskId, task.status, opts.waitSeconds * 1000, opts.signal);
-        task = await em.fork().findOneOrFail(Task, { id: taskId });
+      let read = await readTask(em, auth.accountId, taskId);
+      if (!read) throw errors.notFound('task_not_found', `No task ${taskId}`);
+      if (opts.waitSeconds && !FINAL_STATUSES.includes(read.task.status)) {
+        await deps.watcher.waitForChange(taskId, read.task.status, opts.waitSeconds * 1000, opts.signal);
+        read = (await readTask(em, auth.accountId, taskId)) ?? read;
       }
-      const assets = await em.find(Asset, { taskId });
-      return presentTask(task, assets, deps);
+      return presentTask(read.task, read.assets, deps);
     },
 
     /** The account's tasks, newest first, OpenAI-style cursor paging (`after` = the last id seen). */
@@ -199,6 +198,38 @@ function canonicalJson(value: unknown): string {
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);
+}
+
+/**
+ * A task and its assets in one statement, only the columns the task object shows: polling is the
+ * hottest read, and two ORM queries with entity hydration cost it a second round trip and most of its CPU.
+ */
+async function readTask(em: EntityManager, accountId: string, taskId: string): Promise<{ task: TaskRow; assets: AssetRow[] } | null> {
+  const rows = await em.getConnection().execute<Record<string, unknown>[]>(
+    `select t.id, t.kind, t.model, t.status, t.progress, t.error, t.credits_reserved, t.credits_charged, t.credits_refunded,
+       t.created_at, t.updated_at, t.completed_at,
+       coalesce((select json_agg(json_build_object('id', a.id, 'contentType', a.content_type, 'bytes', a.bytes, 'position', a.position))
+                 from assets a where a.task_id = t.id), '[]'::json) as assets
+     from tasks t where t.id = ? and t.account_id = ?`,
+    [taskId, accountId],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  const task: TaskRow = {
+    id: row.id as string,
+    kind: row.kind as string,
+    model: row.model as string,
+    status: row.status as string,
+    progress: row.progress as number | null,
+    error: row.error as TaskRow['error'],
+    creditsReserved: Number(row.credits_reserved),
+    creditsCharged: Number(row.credits_charged),
+    creditsRefunded: Number(row.credits_refunded),
+    createdAt: new Date(row.created_at as Date | string),
+    updatedAt: new Date(row.updated_at as Date | string),
+    completedAt: row.completed_at ? new Date(row.completed_at as Date | string) : null,
+  };
+  return { task, assets: row.assets as AssetRow[] };
 }
 
 async function waitForFinal(em: EntityManager, taskId: string, timeoutMs: number): Promise<void> {
