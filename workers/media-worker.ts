@@ -22,6 +22,9 @@ export interface MediaWorkerOptions {
   shutdownGraceTime?: string;
 }
 
+/** Activity slots of one worker, and so the provider jobs it can wait on at once. */
+const MAX_ACTIVITIES = 5000;
+
 let runtimeInstalled = false;
 
 /**
@@ -59,9 +62,13 @@ export async function createMediaWorker(opts: MediaWorkerOptions): Promise<Worke
     workflowBundle: opts.workflowBundle ?? (await bundleWorkflows()),
     activities: createActivities(opts.activities),
     shutdownGraceTime: (opts.shutdownGraceTime ?? '10 seconds') as `${number} seconds`,
-    maxConcurrentActivityTaskExecutions: 200,
+    // waitForProvider holds a slot for a provider job's whole life, idle between polls: with 200 slots the
+    // 201st job in flight was not polled until another ended (bench/: 2,000 jobs of 60 s). The short
+    // steps are bounded by the database pool, not by this.
+    maxConcurrentActivityTaskExecutions: MAX_ACTIVITIES,
     maxConcurrentLocalActivityExecutions: 200,
     maxConcurrentWorkflowTaskExecutions: 100,
-    maxCachedWorkflows: 2000,
+    // Every task in flight stays cached (no replay from history when its wait ends), with room to spare.
+    maxCachedWorkflows: MAX_ACTIVITIES,
   });
 }
