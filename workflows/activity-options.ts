@@ -25,6 +25,17 @@ export const bookkeeping: ActivityOptions = {
 };
 
 /**
+ * The same bookkeeping as local activities, run inside the workflow task: picking a channel and the final
+ * settle or refund are short idempotent statements, so they skip the round trip through the task queue
+ * (three history events and one more workflow task each). No heartbeat: a killed worker's workflow task
+ * times out in seconds and the next worker runs the step again. Retried until it works, like bookkeeping.
+ */
+export const localBookkeeping: LocalActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+};
+
+/**
  * One submission to a provider. Retried in place only for our own faults, a few times. It heartbeats
  * while the provider answers, so a worker killed mid-submit is replaced within the heartbeat timeout.
  */

@@ -4,14 +4,15 @@
  * Steps, and what undoes each:
  * 1. reserveCredits      local activity; creates the task row and holds the price   -> refundCredits
  *    (answers the admitTask update, so the API can reply 402 at once)
- * 2. pickChannel         channels not tried yet first, never the one that just failed while another exists;
+ * 2. pickChannel         local activity; channels not tried yet first, never the one that just failed while another exists;
  *                        highest priority first, weighted inside a tier
  * 3. submitToProvider    one provider job per attempt                                  -> cancelProviderJob
  * 4. waitForProvider     polls in one heartbeating activity; history stays small
  *    a retryable failure (at submit or in flight) goes back to 2 with the next channel
  * 5. persistAssets       copies outputs into our store before the provider's URLs expire
- * 6. settleCredits       charges the real cost, releases the rest      (non-cancellable)
- *    refundCredits       on failure, cancellation or deadline: releases everything (non-cancellable)
+ * 6. settleCredits       local activity; charges the real cost, releases the rest (non-cancellable)
+ *    refundCredits       local activity; on failure, cancellation or deadline: releases everything
+ *                        (non-cancellable)
  * 7. sendCallback        Standard Webhooks POST with its own long retry policy; never changes the outcome
  */
 import {
@@ -21,6 +22,7 @@ import {
   CancelledFailure,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -32,7 +34,7 @@ import {
 import type { MediaActivities } from '../activities';
 import { SearchAttributes } from '../src/temporal/search-attributes';
 import { admitTaskUpdate, getTaskQuery } from './messages';
-import { bookkeeping, callbacks, providerCalls, providerWait, reservation } from './activity-options';
+import { bookkeeping, callbacks, localBookkeeping, providerCalls, providerWait, reservation } from './activity-options';
 import type {
   Admission,
   AttemptFailure,
@@ -46,11 +48,15 @@ import type {
 } from './types';
 
 const { reserveCredits } = proxyLocalActivities<MediaActivities>(reservation);
-const { pickChannel, persistAssets, settleCredits, refundCredits, cancelProviderJob } =
-  proxyActivities<MediaActivities>(bookkeeping);
+const { persistAssets, cancelProviderJob } = proxyActivities<MediaActivities>(bookkeeping);
+const localSteps = proxyLocalActivities<MediaActivities>(localBookkeeping);
+const queuedSteps = proxyActivities<MediaActivities>(bookkeeping);
 const { submitToProvider } = proxyActivities<MediaActivities>(providerCalls);
 const { waitForProvider } = proxyActivities<MediaActivities>(providerWait);
 const { sendCallback } = proxyActivities<MediaActivities>(callbacks);
+
+/** Marks workflows whose channel picks and settlement run as local activities. */
+const LOCAL_BOOKKEEPING_PATCH = 'local-bookkeeping';
 
 /** A provider attempt that ended the task for good (not worth another channel). */
 class TaskFailed extends Error {
@@ -71,6 +77,10 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
     return admission!;
   });
   setHandler(getTaskQuery, () => ({ status, channelId: currentChannel, attempts }));
+
+  // Workflows started before pickChannel, settleCredits and refundCredits became local activities replay
+  // with the queued ones (the patch marker tells them apart).
+  const { pickChannel, settleCredits, refundCredits } = patched(LOCAL_BOOKKEEPING_PATCH) ? localSteps : queuedSteps;
 
   admission = await reserveCredits(input);
   if (!admission.admitted) {
