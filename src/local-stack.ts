@@ -22,6 +22,8 @@ export async function startLocalStack(opts: {
   postgresPort?: number;
   temporalPort?: number;
   temporalUiPort?: number;
+  /** SQLite pragmas of the Temporal dev server's database (see DevTemporalOptions). */
+  temporalSqlitePragmas?: Record<string, string>;
 }): Promise<LocalStack> {
   const stops: (() => Promise<void>)[] = [];
   const dataDir = path.resolve(opts.dataDir);
@@ -40,7 +42,7 @@ export async function startLocalStack(opts: {
       const cliPath = await findOrInstallTemporalCli({ env: opts.env, log: opts.log });
       const temporal = await startDevTemporal({
         cliPath, dataDir: path.join(dataDir, 'temporal'), searchAttributes: searchAttributeRegistrations, log: opts.log,
-        headless: opts.headless, port: opts.temporalPort, uiPort: opts.temporalUiPort,
+        headless: opts.headless, port: opts.temporalPort, uiPort: opts.temporalUiPort, sqlitePragmas: opts.temporalSqlitePragmas,
       });
       stops.push(temporal.stop);
       temporalAddress = temporal.address;
