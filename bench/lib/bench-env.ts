@@ -1,0 +1,175 @@
+/**
+ * Everything a benchmark run starts: embedded PostgreSQL and the Temporal dev server (or the ones in
+ * DATABASE_URL / TEMPORAL_ADDRESS), the workflow bundle built once, the fake upstream, the API process
+ * (`src/main.ts`, no worker inside) and the worker process (`workers/main.ts`), each in its own process,
+ * configured through the admin API like an operator would.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { freePort } from '../../src/infra/ports';
+import { startLocalStack, type LocalStack } from '../../src/local-stack';
+import { initOrm, migrateUp, type Orm } from '../../src/db/orm';
+import { bundleWorkflows } from '../../workers/media-worker';
+import { apiClient, waitForHttp, type ApiClient } from './api';
+import type { LoadResult, LoadSpec } from './load-spec';
+import { ROOT, runNodeJson, spawnNode, type NodeChild } from './procs';
+
+export interface Fixture {
+  accountId: string;
+  key: string;
+  keyId: string;
+  /** Chat model on the fake upstream. */
+  chatModel: string;
+  /** Video model on a mock channel that finishes at submit. */
+  instantVideo: string;
+  /** Video model on a mock channel whose jobs take 60 s. */
+  slowVideo: string;
+}
+
+export interface BenchEnv {
+  runDir: string;
+  stack: LocalStack;
+  /** PostgreSQL for the benchmark's own reads (task rows, ledger). */
+  orm: Orm;
+  fake: { url: string; origin: string; apiKey: string };
+  /** A Temporal client of the driver's own, for histories. */
+  temporal: Client;
+  api: { origin: string; child: NodeChild; client: ApiClient };
+  worker: NodeChild;
+  adminToken: string;
+  fixture: Fixture;
+  /** Env of the API and worker processes. */
+  serviceEnv: NodeJS.ProcessEnv;
+  /** Runs one load process (separate from every server) and returns its result. */
+  load(name: string, spec: LoadSpec): Promise<LoadResult>;
+  /** Runs the bare-start baseline load. */
+  bareStarts(name: string, spec: { mode: 'max' | 'paced'; concurrency?: number; rate?: number; durationS: number; warmupS: number }): Promise<LoadResult>;
+  /** Starts another API process (e.g. with --cpu-prof) on its own port; the caller stops it. */
+  startApi(name: string, nodeArgs?: string[]): Promise<{ origin: string; child: NodeChild }>;
+  log(message: string): void;
+  stop(): Promise<void>;
+}
+
+export const EMPTY_TASK_QUEUE = 'bench-empty';
+
+export async function startBenchEnv(opts: { log: (message: string) => void }): Promise<BenchEnv> {
+  const log = opts.log;
+  const runDir = path.join(ROOT, '.bench-data', `run-${process.pid}`);
+  await mkdir(runDir, { recursive: true });
+  const started = Date.now();
+  const stack = await startLocalStack({
+    databaseUrl: process.env.DATABASE_URL,
+    temporalAddress: process.env.TEMPORAL_ADDRESS,
+    dataDir: runDir,
+    env: process.env,
+    log,
+    headless: true,
+    postgresPort: await freePort(),
+    temporalPort: await freePort(),
+    // The dev server's default rollback journal syncs every write: 14 bare starts/s against 36-42 with
+    // WAL and no sync (same machine, same load). Benchmark data is thrown away, so durability buys nothing.
+    temporalSqlitePragmas: { journal_mode: 'wal', synchronous: 'off' },
+  });
+  const children: NodeChild[] = [];
+  const stopAll = async () => {
+    for (const child of children.reverse()) await child.stop().catch(() => undefined);
+  };
+  try {
+    const orm = await initOrm({ url: stack.databaseUrl, poolMax: 10 });
+    await migrateUp(orm);
+    const bundle = await bundleWorkflows();
+    const bundlePath = path.join(runDir, 'workflow-bundle.js');
+    await writeFile(bundlePath, bundle.code);
+    log(`PostgreSQL, Temporal and the workflow bundle ready in ${Math.round((Date.now() - started) / 1000)} s`);
+
+    const adminToken = `adm_${randomBytes(16).toString('hex')}`;
+    const serviceEnv: NodeJS.ProcessEnv = {
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      DATABASE_URL: stack.databaseUrl,
+      TEMPORAL_ADDRESS: stack.temporalAddress,
+      WORKFLOW_BUNDLE_PATH: bundlePath,
+      GATEWAY_SECRET: randomBytes(32).toString('hex'),
+      ADMIN_TOKEN: adminToken,
+      DATA_DIR: path.join(runDir, 'gateway'),
+      OUTBOUND_ALLOWLIST: '127.0.0.0/8',
+      SEED_DEMO: 'false',
+      LOG_LEVEL: 'warn',
+    };
+
+    const fakeChild = spawnNode({ name: 'fake-upstream', script: 'bench/procs/fake-upstream.ts', logDir: runDir });
+    children.push(fakeChild);
+    const fake = JSON.parse((await fakeChild.waitForLine(/^READY /)).slice(6)) as BenchEnv['fake'];
+
+    const startApi = async (name: string, nodeArgs: string[] = []) => {
+      const port = await freePort();
+      const child = spawnNode({
+        name, script: 'src/main.ts', nodeArgs, logDir: runDir,
+        env: { ...serviceEnv, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, RUN_WORKER: 'false' },
+      });
+      children.push(child);
+      await child.waitForLine(/Gateway API/);
+      const origin = `http://127.0.0.1:${port}`;
+      await waitForHttp(`${origin}/healthz`);
+      return { origin, child };
+    };
+    const api = await startApi('api');
+    // BENCH_PROFILE_WORKER=<dir>: the worker runs under --cpu-prof and writes its profile there when stopped.
+    const workerProfile = process.env.BENCH_PROFILE_WORKER ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(process.env.BENCH_PROFILE_WORKER)] : [];
+    const worker = spawnNode({
+      name: 'worker', script: 'workers/main.ts', nodeArgs: workerProfile, logDir: runDir,
+      env: { ...serviceEnv, LOG_LEVEL: 'info', PUBLIC_URL: api.origin },
+    });
+    children.push(worker);
+    await worker.waitForLine(/worker running/);
+    const client = apiClient(api.origin, adminToken);
+    const connection = await Connection.connect({ address: stack.temporalAddress });
+    const temporal = new Client({ connection });
+    const fixture = await configure(client, fake);
+    log(`API ${api.origin} (pid ${api.child.pid}), worker pid ${worker.pid}, fake upstream ${fake.origin} (pid ${fakeChild.pid})`);
+
+    let loads = 0;
+    return {
+      runDir, stack, orm, fake, temporal, adminToken, fixture, serviceEnv, worker,
+      api: { ...api, client },
+      log,
+      startApi,
+      load: (name, spec) => runNodeJson<LoadResult>({ name: `load-${++loads}-${name}`, script: 'bench/procs/load.ts', args: [JSON.stringify(spec)], logDir: runDir }),
+      bareStarts: (name, spec) =>
+        runNodeJson<LoadResult>({
+          name: `load-${++loads}-${name}`, script: 'bench/procs/bare-starts.ts', logDir: runDir,
+          args: [JSON.stringify({ address: stack.temporalAddress, taskQueue: EMPTY_TASK_QUEUE, ...spec })],
+        }),
+      async stop() {
+        await stopAll();
+        await connection.close().catch(() => undefined);
+        await orm.close().catch(() => undefined);
+        await stack.stop();
+        await rm(path.join(runDir, 'postgres'), { recursive: true, force: true });
+        await rm(path.join(runDir, 'temporal'), { recursive: true, force: true });
+        await rm(path.join(runDir, 'gateway'), { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await stopAll();
+    await stack.stop();
+    throw error;
+  }
+}
+
+/** An account rich enough for every scenario, one key, and the models and channels the scenarios use. */
+async function configure(api: ApiClient, fake: BenchEnv['fake']): Promise<Fixture> {
+  const account = await api.admin('POST', '/admin/accounts', { name: 'bench', credits: 1_000_000_000_000 });
+  const key = await api.admin('POST', '/admin/keys', { account_id: account.id, name: 'bench' });
+  await api.admin('POST', '/admin/models', { id: 'bench-chat', category: 'chat', pricing: { per_1k_input_tokens: 1, per_1k_output_tokens: 2 } });
+  await api.admin('POST', '/admin/channels', {
+    name: 'fake openai', provider: 'openai', base_url: fake.url, api_key: fake.apiKey, models: { 'bench-chat': 'gpt-4o-mini' },
+  });
+  await api.admin('POST', '/admin/models', { id: 'bench-video', category: 'video', pricing: { per_second: 1 }, default_duration: 5 });
+  await api.admin('POST', '/admin/channels', { name: 'mock instant', provider: 'mock', models: ['bench-video'], settings: { durationMs: 0 } });
+  await api.admin('POST', '/admin/models', { id: 'bench-video-60s', category: 'video', pricing: { per_second: 1 }, default_duration: 5 });
+  await api.admin('POST', '/admin/channels', { name: 'mock 60 s', provider: 'mock', models: ['bench-video-60s'], settings: { durationMs: 60_000 } });
+  return { accountId: account.id, key: key.key, keyId: key.id, chatModel: 'bench-chat', instantVideo: 'bench-video', slowVideo: 'bench-video-60s' };
+}

@@ -1,0 +1,36 @@
+/** Latency summaries in milliseconds, from raw samples (sub-millisecond precision). */
+export interface LatencySummary {
+  count: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+/** Nearest-rank percentiles of `samples` (ms), rounded to 0.01 ms. */
+export function summarize(samples: number[]): LatencySummary {
+  if (samples.length === 0) return { count: 0, mean: NaN, p50: NaN, p90: NaN, p99: NaN, max: NaN };
+  const sorted = Float64Array.from(samples).sort();
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+  let sum = 0;
+  for (const v of sorted) sum += v;
+  return {
+    count: sorted.length,
+    mean: round(sum / sorted.length),
+    p50: round(at(0.5)),
+    p90: round(at(0.9)),
+    p99: round(at(0.99)),
+    max: round(sorted[sorted.length - 1]!),
+  };
+}
+
+export function round(value: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+/** gateway - baseline, per percentile. */
+export function added(gateway: LatencySummary, baseline: LatencySummary): { p50: number; p90: number; p99: number } {
+  return { p50: round(gateway.p50 - baseline.p50), p90: round(gateway.p90 - baseline.p90), p99: round(gateway.p99 - baseline.p99) };
+}
