@@ -9,6 +9,7 @@ interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
+  children?: number[];
 }
 
 interface CpuProfile {
@@ -20,7 +21,7 @@ interface CpuProfile {
 }
 
 export interface ProfileSummary {
-  /** Wall time profiled, ms. */
+  /** Wall time profiled from the first request served, ms. */
   wallMs: number;
   /** Share of the wall time the process was busy (not idle). */
   busyShare: number;
@@ -53,12 +54,24 @@ function whereOf(url: string, line: number): string {
 export async function summarizeProfile(file: string, top = 20): Promise<ProfileSummary> {
   const profile = JSON.parse(await readFile(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const serving = (id: number | undefined): boolean => {
+    for (let at = id; at !== undefined; at = parent.get(at)) if (byId.get(at)?.callFrame.functionName === 'handleRequest') return true;
+    return false;
+  };
+  // The profile starts with the process: module loading and setup are not the load. Count from the first
+  // request served (the readiness probe, a moment before the load); with none, count everything.
+  let first = profile.samples.findIndex((id) => serving(id));
+  if (first < 0) first = 0;
   const self = new Map<number, number>();
-  for (let i = 0; i < profile.samples.length; i++) {
+  let wallMs = 0;
+  for (let i = first; i < profile.samples.length; i++) {
     const id = profile.samples[i]!;
-    self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000);
+    const ms = (profile.timeDeltas[i] ?? 0) / 1000;
+    wallMs += ms;
+    self.set(id, (self.get(id) ?? 0) + ms);
   }
-  const wallMs = (profile.endTime - profile.startTime) / 1000;
   const areas = new Map<string, number>();
   const fns = new Map<string, { fn: string; where: string; area: string; selfMs: number }>();
   for (const [id, ms] of self) {
