@@ -24,7 +24,7 @@ import type { RouteCache } from '../../routing/route-cache';
 import { chargeFor, holdForRequest, settleRequest, type UsageStatus } from './chat.billing';
 import { clientChunk, errorEvent, inspectChunk, parseSseBlock, readUsage, SseSplitter, type TokenUsage } from './sse';
 import { estimateEmbeddingTokens, estimatePromptTokens, outputCap, textTokens } from './token-estimate';
-import { ClientGoneError, postUpstream, scrubberFor, UpstreamError, type UpstreamResponse } from './upstream';
+import { ClientGoneError, createUpstreamClient, scrubberFor, UpstreamError, type UpstreamClient, type UpstreamResponse } from './upstream';
 
 /** The provider id whose channels speak the OpenAI chat and embeddings protocol. */
 const PROVIDER = 'openai';
@@ -38,6 +38,8 @@ export interface ChatServiceDeps {
   maxChannelAttempts: number;
   /** [0, 1) source for weighted routing; Math.random by default. */
   random?: () => number;
+  /** The upstream HTTP client (keep-alive connections); one of its own by default. */
+  upstream?: UpstreamClient;
 }
 
 /** Who is calling and with what, for one request. */
@@ -82,6 +84,7 @@ interface StreamOutcome {
 
 export function createChatService(deps: ChatServiceDeps) {
   const random = deps.random ?? Math.random;
+  const upstream = deps.upstream ?? createUpstreamClient();
 
   /** 404 unknown model, 403 not allowed, 400 wrong category, 503 no channel. */
   async function admit(call: CallContext, modelId: string, category: 'chat' | 'embedding'): Promise<Admitted> {
@@ -154,8 +157,8 @@ export function createChatService(deps: ChatServiceDeps) {
 
       if (raw.stream !== true) {
         const result = await firstAnswer(call, ref, channels, async (access, upstreamModel) => {
-          const upstream = await postUpstream({ channel: access, path: 'chat/completions', body: { ...raw, model: upstreamModel }, clientSignal: call.clientSignal });
-          return readJsonAnswer(upstream, access);
+          const answer = await upstream.post({ channel: access, path: 'chat/completions', body: { ...raw, model: upstreamModel }, clientSignal: call.clientSignal });
+          return readJsonAnswer(answer, access);
         }).catch((err: unknown) => {
           settle(call, { ...base, channelId: null, status: 'failed', tokens: null });
           throw err;
@@ -170,13 +173,13 @@ export function createChatService(deps: ChatServiceDeps) {
       const clientOptions = isRecord(raw.stream_options) ? raw.stream_options : {};
       const clientWantsUsage = clientOptions.include_usage === true;
       const opened = await firstAnswer(call, ref, channels, async (access, upstreamModel) => {
-        const upstream = await postUpstream({
+        const answer = await upstream.post({
           channel: access,
           path: 'chat/completions',
           body: { ...raw, model: upstreamModel, stream_options: { ...clientOptions, include_usage: true } },
           clientSignal: call.clientSignal,
         });
-        return openStream(upstream, access);
+        return openStream(answer, access);
       }).catch((err: unknown) => {
         settle(call, { ...base, channelId: null, status: 'failed', tokens: null });
         throw err;
@@ -209,8 +212,8 @@ export function createChatService(deps: ChatServiceDeps) {
       const reservation = await holdForRequest(deps.leases, { ref, accountId: call.auth.accountId, apiKeyId: call.auth.apiKeyId, amount: held });
       const base: Billed = { ref, model, category: 'embedding', held, reservation };
       const result = await firstAnswer(call, ref, channels, async (access, upstreamModel) => {
-        const upstream = await postUpstream({ channel: access, path: 'embeddings', body: { ...raw, model: upstreamModel }, clientSignal: call.clientSignal });
-        return readJsonAnswer(upstream, access);
+        const answer = await upstream.post({ channel: access, path: 'embeddings', body: { ...raw, model: upstreamModel }, clientSignal: call.clientSignal });
+        return readJsonAnswer(answer, access);
       }).catch((err: unknown) => {
         settle(call, { ...base, channelId: null, status: 'failed', tokens: null });
         throw err;

@@ -1,16 +1,29 @@
 /**
- * One call to an OpenAI-compatible upstream (`POST {base_url}/chat/completions` or `/embeddings`) with
- * global fetch: a timeout until the response headers, the same limit for a whole non-streaming body and
- * between two streamed pieces, and an abort when the client goes away. Never retries: the service moves
- * to the next channel. Every failure is one ProviderError whose message is scrubbed of the channel's key
- * and host, because the 400 case shows the upstream's message to the client.
+ * One call to an OpenAI-compatible upstream (`POST {base_url}/chat/completions` or `/embeddings`) over
+ * node's http(s) client with keep-alive connections per origin: a timeout until the response headers,
+ * the same limit for a whole non-streaming body and between two streamed pieces, and an abort when the
+ * client goes away. Never retries and never follows a redirect: the service moves to the next channel.
+ * Every failure is one ProviderError whose message is scrubbed of the channel's key and host, because
+ * the 400 case shows the upstream's message to the client.
+ *
+ * Not global fetch: on the chat hot path its WHATWG streams, Headers and per-request dispatcher work cost
+ * more CPU than the rest of the proxy (bench/scenarios/chat.ts, BENCHMARKS.md).
  */
+import http from 'node:http';
+import https from 'node:https';
 import { retryAfterMs, scrub } from '../../providers/http';
 import { ProviderError, type ChannelAccess, type ProviderErrorInfo } from '../../providers/types';
 
 /** Wait for an upstream's headers, for a whole non-streaming body, and between two streamed pieces. */
 export const DEFAULT_CHAT_TIMEOUT_MS = 120_000;
 const MAX_MESSAGE_CHARS = 500;
+/**
+ * How long an idle upstream connection is kept. Below the usual 5 s server keep-alive, so a connection
+ * is rarely reused just as the upstream closes it; node also honours a shorter `Keep-Alive: timeout=`.
+ */
+const IDLE_SOCKET_MS = 4_000;
+/** How long a closed answer's remaining bytes are read to keep its connection; past that it is dropped. */
+const DRAIN_MS = 1_000;
 
 /** Thrown when the client disconnected while the upstream call was running. */
 export class ClientGoneError extends Error {
@@ -49,36 +62,107 @@ export interface UpstreamResponse {
   close(): void;
 }
 
-/** Makes one POST; resolves with a 2xx answer, throws a classified ProviderError for everything else. */
-export async function postUpstream(opts: {
+/** What one upstream call needs. */
+export interface UpstreamCall {
   channel: ChannelAccess;
   /** `chat/completions` or `embeddings`, joined to the channel's API root. */
   path: string;
   body: Record<string, unknown>;
   /** Aborted when the client disconnects. */
   clientSignal: AbortSignal;
-}): Promise<UpstreamResponse> {
+}
+
+/** Where one kind of call on one channel goes, worked out once per base URL and path. */
+interface Target {
+  client: typeof http | typeof https;
+  agent: http.Agent;
+  hostname: string;
+  port: string;
+  /** Path and query, as `{base_url}/{path}` spells them. */
+  path: string;
+}
+
+/** Makes upstream calls over keep-alive connections; `close` drops the idle ones (shutdown, tests). */
+export interface UpstreamClient {
+  /** Makes one POST; resolves with a 2xx answer, throws a classified ProviderError for everything else. */
+  post(call: UpstreamCall): Promise<UpstreamResponse>;
+  close(): void;
+}
+
+export function createUpstreamClient(): UpstreamClient {
+  // One agent per protocol: an agent keeps a separate pool per host and port.
+  const agents = {
+    http: new http.Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS }),
+    https: new https.Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS }),
+  };
+  let targets = new Map<string, Target>();
+
+  function targetOf(baseUrl: string, path: string): Target {
+    const key = `${baseUrl}\n${path}`;
+    let target = targets.get(key);
+    if (target) return target;
+    let url: URL;
+    try {
+      url = new URL(`${baseUrl.replace(/\/+$/, '')}/${path}`);
+    } catch {
+      throw new ProviderError({ code: 'connection_error', retryable: true, message: 'upstream: the channel base URL is not a valid URL' });
+    }
+    const secure = url.protocol === 'https:';
+    if (!secure && url.protocol !== 'http:') {
+      throw new ProviderError({ code: 'connection_error', retryable: true, message: 'upstream: the channel base URL must use http or https' });
+    }
+    target = {
+      client: secure ? https : http,
+      agent: secure ? agents.https : agents.http,
+      hostname: url.hostname.replace(/^\[|\]$/g, ''),
+      port: url.port,
+      path: `${url.pathname}${url.search}`,
+    };
+    if (targets.size > 1_000) targets = new Map();
+    targets.set(key, target);
+    return target;
+  }
+
+  return {
+    post: (call) => post(call, targetOf),
+    close() {
+      agents.http.destroy();
+      agents.https.destroy();
+    },
+  };
+}
+
+async function post(opts: UpstreamCall, targetOf: (baseUrl: string, path: string) => Target): Promise<UpstreamResponse> {
   const { channel } = opts;
   const settings = chatChannelSettings(channel.settings);
-  const url = `${channel.baseUrl.replace(/\/+$/, '')}/${opts.path}`;
-  const operation = opts.path.replace(/\//g, '.');
-  const clean = scrubberFor(channel);
-  const controller = new AbortController();
+  const operation = opts.path === 'chat/completions' ? 'chat.completions' : opts.path.replace(/\//g, '.');
+  if (opts.clientSignal.aborted) throw new ClientGoneError();
+  const target = targetOf(channel.baseUrl, opts.path);
+  const payload = JSON.stringify(opts.body);
+  const headers: Record<string, string | number> = {
+    authorization: `Bearer ${channel.apiKey}`,
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(payload),
+    accept: opts.body.stream === true ? 'text/event-stream' : 'application/json',
+  };
+  if (settings.organization) headers['openai-organization'] = settings.organization;
+  if (settings.project) headers['openai-project'] = settings.project;
+
   let timedOut = false;
   let timer: NodeJS.Timeout | undefined;
+  let request: http.ClientRequest | undefined;
+  const abort = () => request?.destroy();
   const arm = () => {
     clearTimeout(timer);
     timer = setTimeout(() => {
       timedOut = true;
-      controller.abort();
+      abort();
     }, settings.timeoutMs);
   };
-  const onClientGone = () => controller.abort();
-  if (opts.clientSignal.aborted) throw new ClientGoneError();
-  opts.clientSignal.addEventListener('abort', onClientGone, { once: true });
+  opts.clientSignal.addEventListener('abort', abort, { once: true });
   const finish = () => {
     clearTimeout(timer);
-    opts.clientSignal.removeEventListener('abort', onClientGone);
+    opts.clientSignal.removeEventListener('abort', abort);
   };
   const failure = (err: unknown): Error => {
     if (opts.clientSignal.aborted) return new ClientGoneError();
@@ -86,54 +170,97 @@ export async function postUpstream(opts: {
       return new ProviderError({ code: 'timeout', retryable: true, message: `upstream ${operation}: no answer within ${settings.timeoutMs} ms` });
     }
     if (err instanceof ProviderError) return err;
-    return new ProviderError({ code: 'connection_error', retryable: true, message: clean(`upstream ${operation}: connection failed${describeCause(err)}`) });
+    return new ProviderError({ code: 'connection_error', retryable: true, message: scrubberFor(channel)(`upstream ${operation}: connection failed${describeCause(err)}`) });
   };
-
-  const headers: Record<string, string> = {
-    authorization: `Bearer ${channel.apiKey}`,
-    'content-type': 'application/json',
-    accept: opts.body.stream === true ? 'text/event-stream' : 'application/json',
-  };
-  if (settings.organization) headers['openai-organization'] = settings.organization;
-  if (settings.project) headers['openai-project'] = settings.project;
 
   arm();
-  let response: Response;
+  let response: http.IncomingMessage;
   try {
-    response = await fetch(url, { method: 'POST', headers, body: JSON.stringify(opts.body), signal: controller.signal });
+    response = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      request = target.client.request({
+        agent: target.agent,
+        hostname: target.hostname,
+        port: target.port,
+        method: 'POST',
+        path: target.path,
+        headers,
+      }, resolve);
+      request.on('error', reject);
+      request.on('close', () => reject(new Error('the upstream connection closed before an answer')));
+      request.end(payload);
+    });
   } catch (err) {
     finish();
     throw failure(err);
   }
+  // Errors after the headers arrive surface through the body reads below.
+  request!.on('error', () => undefined);
+  response.setEncoding('utf8');
 
-  const reader = response.body?.getReader();
-  const decoder = new TextDecoder();
+  // The body as a pull queue: pieces wait here until read() takes them; the socket pauses meanwhile.
+  const pieces: string[] = [];
+  let ended = false;
+  let broken: unknown = null;
+  let wake: (() => void) | null = null;
+  const poke = () => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  let discard = false;
+  response.on('data', (piece: string) => {
+    if (discard) return;
+    pieces.push(piece);
+    response.pause();
+    poke();
+  });
+  response.on('end', () => {
+    ended = true;
+    poke();
+  });
+  response.on('error', (err) => {
+    broken = err;
+    poke();
+  });
+  response.on('close', () => {
+    if (!ended && broken === null) broken = new Error('the upstream closed the connection before the end of the body');
+    poke();
+  });
+
   let closed = false;
   const close = () => {
     if (closed) return;
     closed = true;
     finish();
-    controller.abort();
-    reader?.cancel().catch(() => undefined);
+    if (ended || broken !== null) return;
+    // Usually only the end of the body is left (the chunk terminator after `data: [DONE]`): read it so
+    // the connection goes back to the pool, but drop the connection if more than that keeps coming.
+    discard = true;
+    pieces.length = 0;
+    const drop = setTimeout(abort, DRAIN_MS);
+    response.once('end', () => clearTimeout(drop));
+    response.once('close', () => clearTimeout(drop));
+    response.resume();
   };
   const read = async (): Promise<string | null> => {
-    if (!reader || closed) return null;
-    arm();
-    try {
-      const { done, value } = await reader.read();
-      clearTimeout(timer);
-      if (done) {
-        const tail = decoder.decode();
-        finish();
-        closed = true;
-        return tail === '' ? null : tail;
-      }
-      return decoder.decode(value, { stream: true });
-    } catch (err) {
-      const error = failure(err);
-      close();
-      throw error;
+    if (closed) return null;
+    if (pieces.length === 0 && !ended && broken === null) {
+      arm();
+      response.resume();
+      await new Promise<void>((resolve) => (wake = resolve));
     }
+    // Not while the caller works on this piece (a slow client): the wait for the next one starts at read().
+    clearTimeout(timer);
+    const piece = pieces.shift();
+    if (piece !== undefined) return piece;
+    if (ended) {
+      finish();
+      closed = true;
+      return null;
+    }
+    const error = failure(broken);
+    close();
+    throw error;
   };
   const text = async (): Promise<string> => {
     // One deadline for the whole body: read() re-arms per piece, so keep our own.
@@ -151,7 +278,8 @@ export async function postUpstream(opts: {
     }
   };
 
-  if (response.status < 200 || response.status > 299) {
+  const status = response.statusCode ?? 0;
+  if (status < 200 || status > 299) {
     let body = '';
     try {
       body = await text();
@@ -159,9 +287,19 @@ export async function postUpstream(opts: {
       // The status says enough.
     }
     close();
-    throw classifyHttpError(response.status, response.headers, body, clean, operation);
+    throw classifyHttpError(status, headersOf(response), body, scrubberFor(channel), operation);
   }
-  return { status: response.status, contentType: response.headers.get('content-type') ?? '', read, text, close };
+  return { status, contentType: response.headers['content-type'] ?? '', read, text, close };
+}
+
+/** A node response's headers as fetch Headers, for the (rare) error path's Retry-After. */
+function headersOf(response: http.IncomingMessage): Headers {
+  const out = new Headers();
+  for (const [name, value] of Object.entries(response.headers)) {
+    if (typeof value === 'string') out.set(name, value);
+    else if (Array.isArray(value)) for (const v of value) out.append(name, v);
+  }
+  return out;
 }
 
 /** A classified upstream failure; `param` is the upstream's, shown with a 400. */
