@@ -7,6 +7,8 @@ export interface ReceivedHook {
   body: string;
   headers: Record<string, string>;
   answeredWith: number;
+  /** Date.now() on arrival: signatures are judged against the time they were received. */
+  receivedAt: number;
 }
 
 /**
@@ -22,7 +24,7 @@ export async function startWebhookReceiver(answer: (hook: Omit<ReceivedHook, 'an
     req.on('end', () => {
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers[name] = value;
-      const hook = { path: req.url ?? '/', body: Buffer.concat(chunks).toString('utf8'), headers };
+      const hook = { path: req.url ?? '/', body: Buffer.concat(chunks).toString('utf8'), headers, receivedAt: Date.now() };
       const status = answer(hook, received.length);
       received.push({ ...hook, answeredWith: status });
       res.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'ok' : 'not now');
