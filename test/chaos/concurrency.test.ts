@@ -1,12 +1,17 @@
 import { createCustomer, createMockModel, startTestGateway, type TestGateway } from '../support/harness';
 import { expectApiError, sql } from '../support/checks';
 import { atScale, checkLedgerInvariants, reportFigures, sleep, type Query } from './support/chaos';
-import { postOnce, waitAllFinal } from './support/tasks';
+import { postUntilAnswered, waitAllFinal } from './support/tasks';
 
 /**
  * Many parallel submissions against a wallet that covers only some: exactly as many are admitted as the
  * credits pay for, the rest answer 402 and leave nothing behind, and no observation of the account, taken
  * over and over while the requests race, shows a balance below zero.
+ *
+ * Each client sends an Idempotency-Key and, like the careful client that a 503 asks for, retries with it
+ * when the gateway answers 503 (Temporal overloaded by the burst) or its own 90 s timeout fires: a retry
+ * joins the same workflow, so it can neither admit a second task nor lose the first. Every 503 must be in
+ * the error format; the final answers must be exactly AFFORDABLE 200s and the rest 402s.
  */
 const SUBMISSIONS = atScale({ small: 50, full: 500 });
 const AFFORDABLE = atScale({ small: 10, full: 100 });
@@ -49,9 +54,15 @@ describe('chaos: concurrent admission', () => {
       }
     })();
 
-    const answers = await Promise.all(
-      Array.from({ length: SUBMISSIONS }, (_, i) => postOnce(`${gw.url}/v1/images/generations`, customer.key, { model, prompt: `race ${i}` })),
+    const runs = await Promise.all(
+      Array.from({ length: SUBMISSIONS }, (_, i) => postUntilAnswered(`${gw.url}/v1/images/generations`, customer.key, { model, prompt: `race ${i}` }, `race-${i}`, { tries: 10 })),
     );
+    const answers = runs.map((run) => run.answer);
+    const retriedAnswers = runs.flatMap((run) => run.seen.slice(0, -1));
+    for (const answer of retriedAnswers) {
+      if ('error' in answer) expect(answer.error).toMatch(/^TimeoutError/);
+      else expectApiError(answer as { status: number; body: unknown; headers: Headers }, 503, 'service_unavailable', 'gateway_error');
+    }
     const admittedMs = Date.now() - started;
     racing = false;
     await observer;
@@ -62,15 +73,16 @@ describe('chaos: concurrent admission', () => {
       statuses[label] = (statuses[label] ?? 0) + 1;
     }
     expect(statuses).toEqual({ 200: AFFORDABLE, 402: SUBMISSIONS - AFFORDABLE });
-    const refused = answers.find((answer) => 'status' in answer && answer.status === 402)!;
-    expectApiError(refused as { status: number; body: unknown; headers: Headers }, 402, 'insufficient_credits', 'gateway_error');
+    for (const refused of answers.filter((answer) => 'status' in answer && answer.status === 402)) {
+      expectApiError(refused as { status: number; body: unknown; headers: Headers }, 402, 'insufficient_credits', 'gateway_error');
+    }
     expect(observations.overdrawn).toEqual([]);
     expect(observations.minBalance).toBeGreaterThanOrEqual(0);
 
     // Only the admitted ones exist, and they run to the end and are charged.
     const admittedIds = answers.flatMap((answer) => ('status' in answer && answer.status === 200 ? [answer.body.id as string] : []));
     expect(new Set(admittedIds).size).toBe(AFFORDABLE);
-    const outcomes = await waitAllFinal(query, customer.accountId, AFFORDABLE, 120_000);
+    const outcomes = await waitAllFinal(query, customer.accountId, AFFORDABLE, atScale({ small: 120_000, full: 300_000 }));
     expect(outcomes).toEqual({ succeeded: AFFORDABLE });
     const rows = await query<{ id: string }>('select id from tasks where account_id = ?', [customer.accountId]);
     expect(rows.map((row) => row.id).sort()).toEqual([...admittedIds].sort());
@@ -82,10 +94,14 @@ describe('chaos: concurrent admission', () => {
       creditsFor: AFFORDABLE,
       admitted: statuses[200],
       refused402: statuses[402],
+      retriedAfter: {
+        status503: retriedAnswers.filter((answer) => 'status' in answer).length,
+        clientTimeout: retriedAnswers.filter((answer) => 'error' in answer).length,
+      },
       balanceObservations: observations.database + observations.api,
       minBalanceObserved: observations.minBalance,
       invariantChecks: invariants.checks + observations.database + observations.api,
       seconds: { allAnswered: Math.round(admittedMs / 1000), total: Math.round((Date.now() - started) / 1000) },
     });
-  }, 300_000);
+  }, atScale({ small: 300_000, full: 900_000 }));
 });
