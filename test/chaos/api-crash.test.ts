@@ -15,7 +15,7 @@ import { postOnce, postUntilAnswered, waitAllFinal, type Outcome } from './suppo
  * came before admission; no key ever has two tasks, none is lost, the ledger balances.
  */
 const KILLS = atScale({ small: 1, full: 3 });
-const PER_ROUND = atScale({ small: 20, full: 100 });
+const PER_ROUND = atScale({ small: 20, full: 50 });
 /** Rounds beyond KILLS allowed for bursts that were all answered before the watcher saw a gap. */
 const SPARE_ROUNDS = 3;
 const PRICE = 5;
@@ -104,7 +104,7 @@ describe('chaos: API crash between admission and response', () => {
     }
 
     const apiUrl = api.url;
-    const retried = await mapLimit(cut, 10, (key) => postUntilAnswered(`${apiUrl}/v1/images/generations`, customer.key, body(key), key));
+    const retried = await mapLimit(cut, 25, (key) => postUntilAnswered(`${apiUrl}/v1/images/generations`, customer.key, body(key), key));
     const finalIds = new Map<string, string>();
     for (const key of keys) {
       const answer = cut.includes(key) ? retried[cut.indexOf(key)]!.answer : firstAnswers.get(key)!;
