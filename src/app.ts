@@ -41,17 +41,17 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa();
   app.proxy = false;
-  const em = (ctx: { state: unknown }) => (ctx.state as { em: EntityManager }).em;
+  // One identity map per request, forked on first use: the chat hot path never needs one. The ORM's
+  // global context stays unused.
+  const em = (ctx: { state: unknown }) => {
+    const state = ctx.state as { em?: EntityManager };
+    return (state.em ??= deps.orm.em.fork());
+  };
   const links = { publicUrl: deps.config.http.publicUrl, box: deps.box };
 
   app.use(requestContext(deps.log));
   app.use(httpMetrics(deps.metrics));
   app.use(errorHandler());
-  app.use(async (ctx, next) => {
-    // One identity map per request; the ORM's global context stays unused.
-    (ctx.state as { em: EntityManager }).em = deps.orm.em.fork();
-    return next();
-  });
   app.use(jsonBody({ maxBytes: deps.config.http.maxBodyBytes }));
 
   const publicRouter = new Router();
@@ -76,7 +76,7 @@ export function createApp(deps: AppDeps): Koa {
   const admin = adminAuth(deps.config.adminToken);
   app.use(async (ctx, next) => (ctx.path.startsWith('/admin/') || ctx.path === '/admin' ? admin(ctx, next) : next()));
 
-  const routes = createRouteCache({ box: deps.box });
+  const routes = createRouteCache({ box: deps.box, em: () => deps.orm.em.fork() });
   const tasks = createTasksService({
     watcher: createTaskWatcher(deps.orm),
     temporal: deps.temporal,
@@ -89,7 +89,7 @@ export function createApp(deps: AppDeps): Koa {
   for (const router of [
     tasksRoutes({ tasks, em }),
     modelsRoutes({ em }),
-    chatRoutes({ em, leases: deps.leases, routes, maxChannelAttempts: deps.config.tasks.maxChannelAttempts }),
+    chatRoutes({ leases: deps.leases, routes, maxChannelAttempts: deps.config.tasks.maxChannelAttempts }),
     usageRoutes({ em, leases: deps.leases }),
     adminRoutes({ em, ...links, leases: deps.leases, routes }),
   ]) {

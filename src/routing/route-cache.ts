@@ -28,7 +28,13 @@ interface Entry<T> {
  * The per-request routing reads of the chat and embeddings routes, cached for ROUTE_CACHE_TTL_MS with
  * concurrent misses sharing one load (so a burst after expiry costs one query, not one per request).
  */
-export function createRouteCache(deps: { box: SecretBox; ttlMs?: number; now?: () => number }) {
+export function createRouteCache(deps: {
+  box: SecretBox;
+  /** An EntityManager for one load (a fork: a load is shared by every request waiting for it). */
+  em: () => EntityManager;
+  ttlMs?: number;
+  now?: () => number;
+}) {
   const ttl = deps.ttlMs ?? ROUTE_CACHE_TTL_MS;
   const now = deps.now ?? Date.now;
   let entries = new Map<string, Entry<unknown>>();
@@ -47,19 +53,19 @@ export function createRouteCache(deps: { box: SecretBox; ttlMs?: number; now?: (
 
   return {
     /** The model, or null when it does not exist. */
-    model(em: EntityManager, id: string): Promise<CachedModel | null> {
+    model(id: string): Promise<CachedModel | null> {
       return cached(`model\n${id}`, async () => {
-        const model = await em.findOne(Model, { id });
+        const model = await deps.em().findOne(Model, { id });
         return model && { id: model.id, category: model.category, pricing: model.pricing };
       });
     },
     /** Enabled channels serving `model` for `group`. */
-    candidates(em: EntityManager, model: string, group: string): Promise<Candidate[]> {
-      return cached(`candidates\n${model}\n${group}`, () => listCandidates(em, model, group));
+    candidates(model: string, group: string): Promise<Candidate[]> {
+      return cached(`candidates\n${model}\n${group}`, () => listCandidates(deps.em(), model, group));
     },
     /** A channel's address and decrypted credential (kept in this process's memory only). */
-    channelAccess(em: EntityManager, channelId: string): Promise<ChannelAccess> {
-      return cached(`access\n${channelId}`, async () => (await loadChannelAccess(em, deps.box, channelId)).access);
+    channelAccess(channelId: string): Promise<ChannelAccess> {
+      return cached(`access\n${channelId}`, async () => (await loadChannelAccess(deps.em(), deps.box, channelId)).access);
     },
     /** Forgets everything: called on every admin change to models and channels. */
     invalidate(): void {

@@ -21,32 +21,32 @@ function fakeEm() {
 describe('route cache', () => {
   it('reuses candidates for the TTL, shares one load between concurrent misses, and forgets on invalidate', async () => {
     let now = 1_000;
-    const cache = createRouteCache({ box: {} as SecretBox, now: () => now });
     const { em, state } = fakeEm();
-    const [a, b] = await Promise.all([cache.candidates(em, 'm', 'default'), cache.candidates(em, 'm', 'default')]);
+    const cache = createRouteCache({ box: {} as SecretBox, em: () => em, now: () => now });
+    const [a, b] = await Promise.all([cache.candidates('m', 'default'), cache.candidates('m', 'default')]);
     expect(a).toEqual([expect.objectContaining({ id: 'ch_1', upstreamModel: 'up-m' })]);
     expect(b).toBe(a);
     expect(state.queries).toBe(1);
     now += ROUTE_CACHE_TTL_MS - 1;
-    await cache.candidates(em, 'm', 'default');
+    await cache.candidates('m', 'default');
     expect(state.queries).toBe(1);
-    await cache.candidates(em, 'm', 'vip');
+    await cache.candidates('m', 'vip');
     expect(state.queries).toBe(2);
     now += 1;
-    await cache.candidates(em, 'm', 'default');
+    await cache.candidates('m', 'default');
     expect(state.queries).toBe(3);
     cache.invalidate();
-    await cache.candidates(em, 'm', 'default');
+    await cache.candidates('m', 'default');
     expect(state.queries).toBe(4);
   });
 
   it('does not remember a failed load', async () => {
-    const cache = createRouteCache({ box: {} as SecretBox });
     const { em, state } = fakeEm();
+    const cache = createRouteCache({ box: {} as SecretBox, em: () => em });
     state.fail = true;
-    await expect(cache.candidates(em, 'm', 'default')).rejects.toThrow('database down');
+    await expect(cache.candidates('m', 'default')).rejects.toThrow('database down');
     state.fail = false;
-    await expect(cache.candidates(em, 'm', 'default')).resolves.toHaveLength(1);
+    await expect(cache.candidates('m', 'default')).resolves.toHaveLength(1);
     expect(state.queries).toBe(2);
   });
 });

@@ -1,6 +1,5 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { authOf } from '../../http/auth';
 import type { RequestState } from '../../http/middleware';
 import { parseBody } from '../../http/validate';
@@ -10,20 +9,20 @@ import { ChatCompletionBody, EmbeddingsBody } from './chat.schemas';
 import { createChatService, type CallContext, type EventSink, type ProxyResult } from './chat.service';
 
 /** POST /v1/chat/completions and POST /v1/embeddings: the synchronous OpenAI-compatible proxy. */
-export function chatRoutes(deps: { em: (ctx: { state: unknown }) => EntityManager; leases: CreditLeases; routes: RouteCache; maxChannelAttempts: number }): Router {
+export function chatRoutes(deps: { leases: CreditLeases; routes: RouteCache; maxChannelAttempts: number }): Router {
   const router = new Router();
   const chat = createChatService({ leases: deps.leases, routes: deps.routes, maxChannelAttempts: deps.maxChannelAttempts });
 
   router.post('/v1/chat/completions', async (ctx) => {
     parseBody(ctx, ChatCompletionBody);
-    const { call, sink } = connect(ctx, deps.em(ctx));
+    const { call, sink } = connect(ctx);
     // The upstream gets the client's body as sent (only `model`, and for streams `stream_options`, change).
     answer(ctx, await chat.chatCompletion(call, rawBody(ctx), sink));
   });
 
   router.post('/v1/embeddings', async (ctx) => {
     parseBody(ctx, EmbeddingsBody);
-    const { call } = connect(ctx, deps.em(ctx));
+    const { call } = connect(ctx);
     answer(ctx, await chat.embeddings(call, rawBody(ctx)));
   });
 
@@ -51,7 +50,7 @@ function answer(ctx: Koa.Context, result: ProxyResult): void {
  * 200 with `text/event-stream` and takes the response away from Koa; every event is written at once
  * (no compression, Nagle off, `X-Accel-Buffering: no` for nginx) and waits for the socket to drain.
  */
-function connect(ctx: Koa.Context, em: EntityManager): { call: CallContext; sink: EventSink } {
+function connect(ctx: Koa.Context): { call: CallContext; sink: EventSink } {
   const state = ctx.state as RequestState;
   const res = ctx.res;
   const gone = new AbortController();
@@ -91,6 +90,6 @@ function connect(ctx: Koa.Context, em: EntityManager): { call: CallContext; sink
       if (committed && !res.writableEnded) res.end();
     },
   };
-  const call: CallContext = { em, auth: authOf(ctx), log: state.log, clientSignal: gone.signal, startedAt: Date.now() };
+  const call: CallContext = { auth: authOf(ctx), log: state.log, clientSignal: gone.signal, startedAt: Date.now() };
   return { call, sink };
 }

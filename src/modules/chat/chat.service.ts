@@ -9,7 +9,6 @@
  * an OpenAI-shaped error event. Every request that took a hold ends with the hold closed and one usage
  * row (see chat.billing.ts for the billing rule).
  */
-import type { EntityManager } from '@mikro-orm/postgresql';
 import type { CreditLeases, Reservation } from '../../billing/credit-lease';
 import { priceTokens } from '../../billing/pricing';
 import type { Pricing } from '../../db/entities';
@@ -44,7 +43,6 @@ export interface ChatServiceDeps {
 
 /** Who is calling and with what, for one request. */
 export interface CallContext {
-  em: EntityManager;
   auth: ConsumerAuth;
   log: Logger;
   /** Aborted when the client disconnects. */
@@ -88,7 +86,7 @@ export function createChatService(deps: ChatServiceDeps) {
 
   /** 404 unknown model, 403 not allowed, 400 wrong category, 503 no channel. */
   async function admit(call: CallContext, modelId: string, category: 'chat' | 'embedding'): Promise<Admitted> {
-    const model = await deps.routes.model(call.em, modelId);
+    const model = await deps.routes.model(modelId);
     if (!model) throw errors.notFound('model_not_found', `The model ${modelId} does not exist`);
     assertModelAllowed(call.auth, model.id);
     if (model.category !== category) {
@@ -97,7 +95,7 @@ export function createChatService(deps: ChatServiceDeps) {
         { path: 'model', message: `is a ${model.category} model` },
       ]);
     }
-    const candidates = (await deps.routes.candidates(call.em, model.id, call.auth.group)).filter((c) => c.provider === PROVIDER);
+    const candidates = (await deps.routes.candidates(model.id, call.auth.group)).filter((c) => c.provider === PROVIDER);
     if (candidates.length === 0) {
       throw new AppError(503, 'no_channel_available', `No channel is available for the model ${model.id}`, 'gateway_error');
     }
@@ -114,7 +112,7 @@ export function createChatService(deps: ChatServiceDeps) {
     for (const candidate of channels) {
       channelId = candidate.id;
       try {
-        const access = await deps.routes.channelAccess(call.em, candidate.id);
+        const access = await deps.routes.channelAccess(candidate.id);
         return { ok: true, value: await attempt(access, candidate.upstreamModel), channelId };
       } catch (err) {
         if (err instanceof ClientGoneError) return { ok: false, error: err, channelId };
