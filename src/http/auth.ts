@@ -5,7 +5,7 @@ import { ApiKey } from '../db/entities';
 import { hashApiKey } from '../security/secrets';
 import { clientIp, ipSet, type IpSet } from '../net/ip';
 import { AppError, errors } from './errors';
-import type { RequestState } from './middleware';
+import { bindLog, type RequestState } from './middleware';
 
 /** Who is calling, as the consumer routes see it. */
 export interface ConsumerAuth {
@@ -71,7 +71,7 @@ export function consumerAuth(deps: { em: () => EntityManager; trustedProxies: st
       apiKeyId: row.id, accountId: row.accountId, group: row.group, models: row.models,
       clientIp: ip, rpm: row.rpm, defaultCallbackUrl: row.defaultCallbackUrl,
     };
-    state.log = state.log.child({ keyId: row.id, accountId: row.accountId });
+    bindLog(state, { keyId: row.id, accountId: row.accountId });
     return next();
   };
 }

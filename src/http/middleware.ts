@@ -13,23 +13,60 @@ export interface RequestState {
   body?: unknown;
 }
 
-/** Gives every request an id (or keeps a sane inbound `x-request-id`) and a child logger carrying it. */
+/**
+ * Gives every request an id (or keeps a sane inbound `x-request-id`) and a child logger carrying it. The
+ * child is made on first use (most requests never log below the request line), with the bindings added
+ * by later middleware (see bindLog).
+ */
 export function requestContext(log: Logger): Koa.Middleware {
   return async (ctx, next) => {
     const inbound = ctx.get('x-request-id');
     const requestId = /^[\w.-]{8,64}$/.test(inbound) ? inbound : `req_${randomUUID().replace(/-/g, '')}`;
     const state = ctx.state as RequestState;
     state.requestId = requestId;
-    state.log = log.child({ requestId });
+    lazyLog(state, log, { requestId });
     ctx.set('x-request-id', requestId);
     const started = process.hrtime.bigint();
     try {
       await next();
     } finally {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      state.log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10, keyId: state.auth?.apiKeyId }, 'request');
+      if (log.isLevelEnabled('info')) {
+        const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        state.log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10, keyId: state.auth?.apiKeyId }, 'request');
+      }
     }
   };
+}
+
+/** Adds fields to every later line of the request's log (without making the child logger yet). */
+export function bindLog(state: RequestState, bindings: Record<string, unknown>): void {
+  const pending = (state as { [LOG_BINDINGS]?: Record<string, unknown> })[LOG_BINDINGS];
+  if (pending) Object.assign(pending, bindings);
+  else state.log = state.log.child(bindings);
+}
+
+const LOG_BINDINGS = Symbol('log bindings');
+
+/** `state.log` as a getter that makes `parent.child(bindings)` once, when something first logs. */
+function lazyLog(state: RequestState, parent: Logger, bindings: Record<string, unknown>): void {
+  const holder = state as { [LOG_BINDINGS]?: Record<string, unknown> };
+  holder[LOG_BINDINGS] = bindings;
+  let child: Logger | undefined;
+  Object.defineProperty(state, 'log', {
+    configurable: true,
+    enumerable: true,
+    get: () => {
+      if (!child) {
+        child = parent.child(bindings);
+        delete holder[LOG_BINDINGS];
+      }
+      return child;
+    },
+    set: (value: Logger) => {
+      child = value;
+      delete holder[LOG_BINDINGS];
+    },
+  });
 }
 
 /** Turns every thrown error into the brief's error format. Handlers never catch just to set a status. */

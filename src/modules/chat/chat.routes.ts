@@ -90,6 +90,14 @@ function connect(ctx: Koa.Context): { call: CallContext; sink: EventSink } {
       if (committed && !res.writableEnded) res.end();
     },
   };
-  const call: CallContext = { auth: authOf(ctx), log: state.log, clientSignal: gone.signal, startedAt: Date.now() };
+  const call: CallContext = {
+    auth: authOf(ctx),
+    // Read when something logs: the request's child logger is made on first use.
+    get log() {
+      return state.log;
+    },
+    clientSignal: gone.signal,
+    startedAt: Date.now(),
+  };
   return { call, sink };
 }
