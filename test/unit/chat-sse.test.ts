@@ -79,6 +79,15 @@ describe('clientChunk', () => {
     expect(JSON.parse(stripped.slice(6))).toEqual({ id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: 'x' } }] });
   });
 
+  it('cuts a trailing top-level "usage":null out of the text, and re-serialises every other spelling', () => {
+    const compact = 'data: {"id":"c1","choices":[{"index":0,"delta":{"content":"a,\\"usage\\":null}"}}],"usage":null}';
+    expect(clientChunk(compact, info(compact), false)).toBe('data: {"id":"c1","choices":[{"index":0,"delta":{"content":"a,\\"usage\\":null}"}}]}');
+    const nested = 'data: {"usage":null,"choices":[{"index":0,"delta":{},"x":{"usage":null}}]}';
+    expect(clientChunk(nested, info(nested), false)).toBe('data: {"choices":[{"index":0,"delta":{},"x":{"usage":null}}]}');
+    const spaced = 'data: {"choices": [{"index": 0, "delta": {}}], "usage": null}';
+    expect(clientChunk(spaced, info(spaced), false)).toBe('data: {"choices":[{"index":0,"delta":{}}]}');
+  });
+
   it('passes everything through untouched when the client asked, and chunks without usage always', () => {
     expect(clientChunk(usageChunk, info(usageChunk), true)).toBe(usageChunk);
     expect(clientChunk(contentChunk, info(contentChunk), true)).toBe(contentChunk);

@@ -58,21 +58,23 @@ function connect(ctx: Koa.Context): { call: CallContext; sink: EventSink } {
     if (!res.writableFinished) gone.abort();
   });
   let committed = false;
+  const commit = () => {
+    if (committed) return;
+    committed = true;
+    ctx.status = 200;
+    ctx.respond = false;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    res.socket?.setNoDelay(true);
+  };
   const sink: EventSink = {
     async send(block) {
       if (gone.signal.aborted || res.destroyed) return false;
-      if (!committed) {
-        committed = true;
-        ctx.status = 200;
-        ctx.respond = false;
-        res.writeHead(200, {
-          'content-type': 'text/event-stream; charset=utf-8',
-          'cache-control': 'no-cache',
-          connection: 'keep-alive',
-          'x-accel-buffering': 'no',
-        });
-        res.socket?.setNoDelay(true);
-      }
+      commit();
       if (!res.write(`${block}\n\n`)) {
         await new Promise<void>((resolve) => {
           const done = () => {
@@ -86,8 +88,12 @@ function connect(ctx: Koa.Context): { call: CallContext; sink: EventSink } {
       }
       return !gone.signal.aborted && !res.destroyed;
     },
-    end() {
-      if (committed && !res.writableEnded) res.end();
+    end(last) {
+      if (last !== undefined && !gone.signal.aborted && !res.destroyed) {
+        commit();
+        // The last event and the end of the response in one write.
+        res.end(`${last}\n\n`);
+      } else if (committed && !res.writableEnded) res.end();
     },
   };
   const call: CallContext = {

@@ -55,8 +55,8 @@ export interface CallContext {
 export interface EventSink {
   /** Writes one event block (the terminating blank line is added) and waits for the socket; false when the client is gone. */
   send(block: string): Promise<boolean>;
-  /** Ends the response (no-op when nothing was sent). */
-  end(): void;
+  /** Sends `last` (when given and the client is still there) and ends the response; no-op when nothing was sent. */
+  end(last?: string): void;
 }
 
 /** What the route answers. `gone`: the client left before any answer, nothing to send. */
@@ -194,8 +194,7 @@ export function createChatService(deps: ChatServiceDeps) {
         try {
           settle(call, { ...base, channelId: opened.channelId, status: outcome.status, tokens: outcome.tokens });
         } finally {
-          if (outcome.last !== null) await sink.send(outcome.last);
-          sink.end();
+          sink.end(outcome.last ?? undefined);
         }
       }
       return { kind: 'streamed' };
@@ -320,12 +319,26 @@ async function pump(call: CallContext, opened: OpenedStream, sink: EventSink, op
   let reached = false;
   const counted = (): TokenUsage | null => usage ?? (reached ? { input: opts.promptTokens, output: delivered } : null);
 
-  /** Handles one block; 'done' at [DONE] (not sent: the caller sends it after settling), 'gone' when the client left, 'error' for an in-stream error. */
-  const deliver = async (block: string): Promise<'more' | 'done' | 'gone' | 'error'> => {
+  // Blocks that arrived together are written together (one socket write), and counted once written.
+  let batch: string[] = [];
+  let batchTokens = 0;
+  const flush = async (): Promise<boolean> => {
+    if (batch.length === 0) return true;
+    const out = batch.join('\n\n');
+    const tokens = batchTokens;
+    batch = [];
+    batchTokens = 0;
+    if (!(await sink.send(out))) return false;
+    reached = true;
+    delivered += tokens;
+    return true;
+  };
+
+  /** Handles one block; 'done' at [DONE] (not sent: the caller sends it after settling), 'error' for an in-stream error. */
+  const deliver = (block: string): 'more' | 'done' | 'error' => {
     const { data } = parseSseBlock(block);
     if (data === null) {
-      if (!(await sink.send(block))) return 'gone';
-      reached = true;
+      batch.push(block);
       return 'more';
     }
     const info = inspectChunk(data);
@@ -338,9 +351,8 @@ async function pump(call: CallContext, opened: OpenedStream, sink: EventSink, op
     if (Array.isArray(info.json?.choices) && info.json.choices.some((c) => isRecord(c) && c.finish_reason != null)) finished = true;
     const out = clientChunk(block, info, opts.clientWantsUsage);
     if (out === null) return 'more';
-    if (!(await sink.send(out))) return 'gone';
-    reached = true;
-    delivered += info.tokens;
+    batch.push(out);
+    batchTokens += info.tokens;
     return 'more';
   };
 
@@ -352,12 +364,14 @@ async function pump(call: CallContext, opened: OpenedStream, sink: EventSink, op
   try {
     let queue = opened.pending;
     for (;;) {
+      let step: 'more' | 'done' | 'error' = 'more';
       for (const block of queue) {
-        const step = await deliver(block);
-        if (step === 'done') return { status: 'succeeded', tokens: counted(), last: DONE };
-        if (step === 'gone') return { status: 'cancelled', tokens: counted(), last: null };
-        if (step === 'error') return interrupt('upstream error event');
+        step = deliver(block);
+        if (step !== 'more') break;
       }
+      if (!(await flush())) return { status: 'cancelled', tokens: counted(), last: null };
+      if (step === 'done') return { status: 'succeeded', tokens: counted(), last: DONE };
+      if (step === 'error') return interrupt('upstream error event');
       const piece = await opened.upstream.read();
       if (piece === null) {
         // A clean end without [DONE]: complete if the answer finished, cut otherwise.

@@ -51,6 +51,8 @@ export interface SseEvent {
 
 /** Parses one event block per the SSE spec: `data:` lines joined by `\n`, one optional space after the colon. */
 export function parseSseBlock(block: string): SseEvent {
+  // What chat upstreams send: one `data: ` line.
+  if (block.startsWith('data: ') && !block.includes('\n')) return { event: null, data: block.slice(6) };
   let event: string | null = null;
   const data: string[] = [];
   for (const line of block.split('\n')) {
@@ -102,9 +104,16 @@ export function clientChunk(block: string, info: ChunkInfo, clientWantsUsage: bo
   if (clientWantsUsage || !info.json || !('usage' in info.json)) return block;
   const choices = info.json.choices;
   if (!Array.isArray(choices) || choices.length === 0) return null;
+  // Usually `"usage":null` closes a compact one-line chunk: cut it out of the text instead of re-serialising.
+  // Sound because a `"` right after `,` cannot be inside a JSON string, so this is the top level's last member.
+  if (info.json.usage === null && block.endsWith(USAGE_NULL_TAIL) && !block.includes('\n')) {
+    return `${block.slice(0, -USAGE_NULL_TAIL.length)}}`;
+  }
   const { usage: _dropped, ...rest } = info.json;
   return `data: ${JSON.stringify(rest)}`;
 }
+
+const USAGE_NULL_TAIL = ',"usage":null}';
 
 /** `{prompt_tokens, completion_tokens}` (or `input_tokens` / `output_tokens`); null when absent or not numbers. */
 export function readUsage(value: unknown): TokenUsage | null {
