@@ -34,3 +34,22 @@ export function round(value: number, digits = 2): number {
 export function added(gateway: LatencySummary, baseline: LatencySummary): { p50: number; p90: number; p99: number } {
   return { p50: round(gateway.p50 - baseline.p50), p90: round(gateway.p90 - baseline.p90), p99: round(gateway.p99 - baseline.p99) };
 }
+
+/**
+ * The fixed rate to measure latency at: the target's, or 80% of the measured maximum when that is lower.
+ * Offering more than a server carries only measures its queue (and leaves a backlog that would load the
+ * next scenario); the report then says the target rate was out of reach.
+ */
+export function pacedRate(targetRate: number, measuredMax: number): number {
+  return measuredMax >= targetRate ? targetRate : Math.max(1, Math.floor(measuredMax * 0.8));
+}
+
+/** value <= limit, false for a figure that is missing (no sample answered: null or NaN). */
+export function atMost(value: number | null | undefined, limit: number): boolean {
+  return typeof value === 'number' && !Number.isNaN(value) && value <= limit;
+}
+
+/** value >= limit, false for a missing figure. */
+export function atLeast(value: number | null | undefined, limit: number): boolean {
+  return typeof value === 'number' && !Number.isNaN(value) && value >= limit;
+}

@@ -6,6 +6,7 @@ import type { BenchEnv } from '../lib/bench-env';
 import { withCpu } from '../lib/cpu';
 import type { Durations } from '../lib/durations';
 import type { LoadResult } from '../lib/load-spec';
+import { pacedRate } from '../lib/stats';
 import { succeededTaskIds, waitForDrain } from '../lib/tasks';
 import { withLoad } from './chat';
 
@@ -15,7 +16,7 @@ const CONNECTIONS = 32;
 export interface PollingResult {
   tasks: number;
   max: { static: LoadResult; task: LoadResult; cpu: Record<string, number> };
-  paced: { rate: number; static: LoadResult; task: LoadResult; cpu: Record<string, number> };
+  paced: { rate: number; targetRate: number; static: LoadResult; task: LoadResult; cpu: Record<string, number> };
 }
 
 export async function runPolling(env: BenchEnv, d: Durations): Promise<PollingResult> {
@@ -36,13 +37,14 @@ export async function runPolling(env: BenchEnv, d: Durations): Promise<PollingRe
   env.log('polling: max throughput, static route then GET /v1/tasks/{id}');
   const maxStatic = await env.load('healthz-max', { ...healthz, mode: 'max', connections: CONNECTIONS, durationS: d.measureS, warmupS: d.warmupS });
   const maxTask = await withCpu(() => env.load('task-get-max', { ...task, mode: 'max', connections: CONNECTIONS, durationS: d.measureS, warmupS: d.warmupS }));
-  env.log(`polling: ${maxTask.value.rps} req/s (static ${maxStatic.rps}); ${POLL_RATE} req/s paced`);
-  const pacedStatic = await env.load('healthz-paced', { ...healthz, mode: 'paced', rate: POLL_RATE, durationS: d.measureS, warmupS: d.warmupS, maxInflight: 128 });
-  const pacedTask = await withCpu(() => env.load('task-get-paced', { ...task, mode: 'paced', rate: POLL_RATE, durationS: d.measureS, warmupS: d.warmupS, maxInflight: 128 }));
-  env.log(`polling: p99 at ${POLL_RATE}/s ${pacedTask.value.latency.p99} ms (static ${pacedStatic.latency.p99} ms)`);
+  const rate = pacedRate(POLL_RATE, maxTask.value.rps);
+  env.log(`polling: ${maxTask.value.rps} req/s (static ${maxStatic.rps}); ${rate} req/s paced`);
+  const pacedStatic = await env.load('healthz-paced', { ...healthz, mode: 'paced', rate, durationS: d.measureS, warmupS: d.warmupS, maxInflight: 128 });
+  const pacedTask = await withCpu(() => env.load('task-get-paced', { ...task, mode: 'paced', rate, durationS: d.measureS, warmupS: d.warmupS, maxInflight: 128 }));
+  env.log(`polling: p99 at ${rate}/s ${pacedTask.value.latency.p99} ms (static ${pacedStatic.latency.p99} ms)`);
   return {
     tasks: ids.length,
     max: { static: maxStatic, task: maxTask.value, cpu: withLoad(maxTask.cpu, maxTask.value) },
-    paced: { rate: POLL_RATE, static: pacedStatic, task: pacedTask.value, cpu: withLoad(pacedTask.cpu, pacedTask.value) },
+    paced: { rate, targetRate: POLL_RATE, static: pacedStatic, task: pacedTask.value, cpu: withLoad(pacedTask.cpu, pacedTask.value) },
   };
 }
