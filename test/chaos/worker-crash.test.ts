@@ -47,30 +47,16 @@ describe('chaos: worker crash', () => {
       const draw = random();
       const outcome = draw < 0.1 ? 'fail' : draw < 0.2 ? 'infra' : 'ok';
       const seconds = between(random, 1, 8);
-      const durationMs = between(random, 1000, atScale({ small: 5000, full: 10_000 }));
+      // Long enough that most tasks are still at the provider when the kills come, after the submissions.
+      const durationMs = between(random, atScale({ small: 3000, full: 5000 }), atScale({ small: 8000, full: 30_000 }));
       const marker = outcome === 'fail' ? ' [mock:fail]' : outcome === 'infra' ? ' [mock:fail=infra]' : '';
       const path = `/crash/${i}`;
       if (random() < 0.1) refuseFirst.add(path);
       return { i, outcome, seconds, path, body: { model, prompt: `crash ${i} [mock:duration=${durationMs}]${marker}`, duration: seconds, callback_url: receiver.url(path) } };
     });
 
-    // The killer: waits a random 2-8 s (2-4 s at small scale) after each (re)start, SIGKILLs the worker, restarts it 0-1.5 s later.
-    const kills: { atMs: number; downMs: number }[] = [];
-    const killer = (async () => {
-      for (let k = 0; k < KILLS; k++) {
-        await sleep(between(random, 2000, atScale({ small: 4000, full: 8000 })));
-        const atMs = Date.now() - started;
-        await worker.kill();
-        const downMs = between(random, 0, 1500);
-        await sleep(downMs);
-        worker = spawnWorker(gw);
-        workers.push(worker);
-        kills.push({ atMs, downMs });
-      }
-    })();
-
     let postRetries = 0;
-    const created = await mapLimit(plans, 20, async (plan) => {
+    const created = await mapLimit(plans, atScale({ small: 20, full: 50 }), async (plan) => {
       const { answer, tries } = await postUntilAnswered(`${gw.url}/v1/videos`, customer.key, plan.body, `crash-${plan.i}`);
       postRetries += tries - 1;
       return answer;
@@ -79,7 +65,23 @@ describe('chaos: worker crash', () => {
     for (const answer of created) expect('status' in answer ? answer.status : answer).toBe(200);
     const ids = created.map((answer) => ('body' in answer ? (answer.body.id as string) : ''));
     expect(new Set(ids).size).toBe(TASKS);
-    await killer;
+
+    // The killer, once every task is in: waits a random 1-3 s (2-8 s at full scale) after each (re)start,
+    // SIGKILLs the worker with the tasks still in flight, and restarts it 0-1.5 s later.
+    const kills: { atMs: number; inFlight: number; downMs: number }[] = [];
+    for (let k = 0; k < KILLS; k++) {
+      await sleep(between(random, atScale({ small: 1000, full: 2000 }), atScale({ small: 3000, full: 8000 })));
+      const [open] = await query<{ n: string }>(`select count(*) as n from tasks where account_id = ? and status not in ('succeeded', 'failed', 'cancelled')`, [customer.accountId]);
+      const atMs = Date.now() - started;
+      await worker.kill();
+      const downMs = between(random, 0, 1500);
+      await sleep(downMs);
+      worker = spawnWorker(gw);
+      workers.push(worker);
+      kills.push({ atMs, inFlight: Number(open!.n), downMs });
+    }
+    // The premise: every kill hit tasks in flight.
+    for (const kill of kills) expect(kill.inFlight).toBeGreaterThan(0);
 
     const statuses = await waitAllFinal(query, customer.accountId, TASKS, atScale({ small: 150_000, full: 420_000 })).catch((error: Error) => {
       throw new Error(`${error.message}\nlast worker output:\n${worker.output()}`);
