@@ -5,7 +5,8 @@
  *
  *   npm run bench                       every scenario (7-9 minutes on 2 cores)
  *   npm run bench -- --quick            shorter loads and fewer tasks: a smoke run, figures not comparable
- *   npm run bench -- --only chat,e2e    some scenarios (chat, admission, polling, e2e, carrying, profile)
+ *   npm run bench -- --only chat,e2e    some scenarios (chat, admission, polling, e2e, carrying, profile);
+ *                                       the report goes to .bench-data/partial/, not over the full one
  *   npm run bench -- --out /tmp/b       results.json and BENCHMARKS.md there instead (trial runs)
  *
  * DATABASE_URL / TEMPORAL_ADDRESS, when set, are used instead of the embedded services.
@@ -57,7 +58,11 @@ async function main(): Promise<number> {
   const onlyArg = args.find((a) => a.startsWith('--only'));
   const only = onlyArg ? (onlyArg.includes('=') ? onlyArg.split('=')[1]! : args[args.indexOf(onlyArg) + 1] ?? '').split(',').filter(Boolean) : [...SCENARIOS];
   const outArg = args.find((a) => a.startsWith('--out'));
-  const outDir = outArg ? path.resolve(outArg.includes('=') ? outArg.split('=')[1]! : args[args.indexOf(outArg) + 1] ?? '') : null;
+  // A partial run (--only) must not replace the committed report of a full one: it goes to .bench-data/.
+  const partial = only.length < SCENARIOS.length;
+  const outDir = outArg
+    ? path.resolve(outArg.includes('=') ? outArg.split('=')[1]! : args[args.indexOf(outArg) + 1] ?? '')
+    : partial ? path.join(ROOT, '.bench-data', 'partial') : null;
   const unknown = only.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
   if (unknown.length > 0) throw new Error(`unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIOS.join(', ')}`);
   const durations: Durations = quick ? { warmupS: 2, measureS: 5, quick } : { warmupS: 2, measureS: 8, quick };
