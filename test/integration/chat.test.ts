@@ -5,6 +5,7 @@ import { DEFAULT_OUTPUT_CAP, estimateEmbeddingTokens, estimatePromptTokens } fro
 import { fakePromptTokens, fakeReplyPieces, fakeTokenCount } from '../fakes/openai-chat';
 import { startOpenAIFake, type OpenAIFake } from '../fakes/openai-fake';
 import { createCustomer, startTestGateway, uniqueId, type TestGateway } from '../support/harness';
+import { eventually } from '../support/checks';
 
 /** One credit per input token, two per output token: every expectation below is exact. */
 const PRICING = { per_1k_input_tokens: 1000, per_1k_output_tokens: 2000 };
@@ -309,8 +310,12 @@ describe('chat completions and embeddings through channels', () => {
     setTimeout(() => controller.abort(), 300);
     const left = await c.openai.chat.completions.create({ model: id, messages: [{ role: 'user', content: 'wait' }] }, { signal: controller.signal }).catch((e: unknown) => e);
     expect(left).toBeInstanceOf(OpenAI.APIUserAbortError);
+    // The gateway learns of the disconnect a moment after the client gave up: wait for its usage row.
+    const [row] = await eventually('the usage row of the abandoned request', async () => {
+      const rows = await usageRows(c.accountId);
+      return rows.length > 0 && rows;
+    });
     await settled(c.accountId);
-    const [row] = await usageRows(c.accountId);
     expect(row).toMatchObject({ status: 'cancelled', credits: 0 });
     expect(await balance(c.accountId)).toMatchObject({ balance: 100_000, reserved: 0 });
   });
