@@ -50,10 +50,11 @@ export function limitsFor(results: BenchResults): { target: string; limit: strin
       const c = s.chat[v];
       const label = v === 'json' ? 'Chat, non-streaming' : 'Chat, streaming';
       const chatLimit =
-        `At max throughput the API used ${cores(c.max.cpu)} cores while the fake upstream alone answers ${n(c.max.direct.rps)} req/s: ` +
-        `the API process is the limit, not the upstream. Its profile (below): ${topAreas(chatProfile)}.`;
+        `At max throughput: ${cores(c.max.cpu)} (cores), while the fake upstream alone answers ${n(c.max.direct.rps)} req/s. An API near ` +
+        `one core is the limit; one well below it waited on the rest of the machine. Its profile (below): ${topAreas(chatProfile)}. ` +
+        'A fixed-rate load counts as met only when the gateway answered the offered rate (a saturated baseline makes "added" negative).';
       const chatChanged = 'The chat path (key lookups, usage writes, routing) is optimised in its own change of issue 7; see its commits.';
-      if (!(atMost(c.paced.added.p50, 1) && atMost(c.paced.added.p99, 5))) out.push({ target: `${label}, added latency at ${c.paced.rate} req/s`, limit: `${chatLimit} At ${c.paced.rate} req/s it answered ${n(c.paced.gateway.rps)}/s: whatever exceeds what one process carries queues, and queueing is the added latency.`, changed: chatChanged });
+      if (!(atLeast(c.paced.gateway.rps, c.paced.rate * 0.95) && atMost(c.paced.added.p50, 1) && atMost(c.paced.added.p99, 5))) out.push({ target: `${label}, added latency at ${c.paced.rate} req/s`, limit: `${chatLimit} At ${c.paced.rate} req/s it answered ${n(c.paced.gateway.rps)}/s: whatever exceeds what one process carries queues, and queueing is the added latency.`, changed: chatChanged });
       if (!(atLeast(c.max.gateway.rps, 1500))) out.push({ target: `${label}, max throughput`, limit: chatLimit, changed: chatChanged });
     }
   }
@@ -65,7 +66,10 @@ export function limitsFor(results: BenchResults): { target: string; limit: strin
       'and the hold), so each POST costs the start, a dispatch to the worker, a workflow activation in the SDK\'s sandbox and a PostgreSQL ' +
       'transaction; and every admitted task then runs its whole workflow on the same two cores (35 history events against 3 for the empty ' +
       `workflow). CPU at max: POST ${cores(a.max.cpuGateway)}; bare starts ${cores(a.max.cpuBare)} (cores). ` +
-      'The worker is the busiest process: a CPU profile of it (BENCH_PROFILE_WORKER=<dir>) under this load spent 27% of its workflow ' +
+      (a.max.gateway.ok === 0
+        ? `No POST was answered inside the ${n(a.max.gateway.durationS)} s window: at 32 at once each took longer (the tasks then drained in ${n(a.max.drainS, 1)} s). `
+        : '') +
+      'A CPU profile of the worker (BENCH_PROFILE_WORKER=<dir>) under admission load at 8 concurrent spent 27% of its workflow ' +
       'thread in the SDK\'s promise hook, which captures and formats a stack trace for every promise a workflow creates (`init`, ' +
       '`prepareStackTrace`, `formatCallsiteName`, the stack-cutting regexes; temporalio/sdk-typescript#1587, no switch in 1.24), and ' +
       '36% in the sandbox\'s `runInContext`; about 130 ms of workflow-thread CPU per task. Every reservation of one account also updates the same `accounts` and `api_keys` ' +
