@@ -78,6 +78,12 @@ export async function holdInTransaction(
     [input.ref, input.accountId, input.apiKeyId, input.amount],
   );
   if (inserted.rows.length === 0) return { created: false };
+  // The ledger row first: the account's row lock, which every hold of the account waits for, is then
+  // held from the update below to the commit only.
+  await trx.raw(
+    `insert into ledger_entries (account_id, kind, amount, ref) values (?, 'hold', ?, ?)`,
+    [input.accountId, input.amount, input.ref],
+  );
   const updated = await trx.raw(
     `update accounts set balance = balance - ?, reserved = reserved + ?
      where id = ? and balance >= ? returning balance`,
@@ -85,10 +91,6 @@ export async function holdInTransaction(
   );
   if (updated.rows.length === 0) throw new InsufficientCreditsError();
   if (input.apiKeyId) await holdKeyBudget(trx, input.ref, input.apiKeyId, input.amount, month);
-  await trx.raw(
-    `insert into ledger_entries (account_id, kind, amount, ref) values (?, 'hold', ?, ?)`,
-    [input.accountId, input.amount, input.ref],
-  );
   return { created: true };
 }
 
