@@ -15,6 +15,13 @@ import { latencies, postUntilAnswered, waitAllFinal } from './support/tasks';
  */
 const TASKS = atScale({ small: 20, full: 300 });
 const MAX_CHANNEL_ATTEMPTS = 8;
+/**
+ * At least 99% of 300 at full scale (the issue's figure). Twenty tasks cannot show 99%: a task fails when
+ * all 8 attempts draw a fault (0.2-0.3% of tasks; 1 of 300 in a full run), so one such failure among 20
+ * happens in about 5% of runs. The small run inside `npm test` allows that one; two (under 0.2% of runs)
+ * fail it.
+ */
+const MIN_SUCCEEDED = atScale({ small: TASKS - 1, full: Math.ceil(TASKS * 0.99) });
 const SECONDS = 4;
 const FAULTS: RandomFault[] = [
   { fault: 'server_error', rate: 0.1 },
@@ -68,7 +75,7 @@ describe('chaos: flaky providers', () => {
     expect(rows).toHaveLength(TASKS);
     const succeeded = rows.filter((row) => row.status === 'succeeded');
     const failed = rows.filter((row) => row.status !== 'succeeded');
-    expect(succeeded.length).toBeGreaterThanOrEqual(Math.ceil(TASKS * 0.99));
+    expect(succeeded.length).toBeGreaterThanOrEqual(MIN_SUCCEEDED);
     for (const row of succeeded) expect({ id: row.id, charged: Number(row.credits_charged), refunded: Number(row.credits_refunded) }).toEqual({ id: row.id, charged: SECONDS, refunded: 0 });
     for (const row of failed) {
       expect({ id: row.id, status: row.status, type: row.error?.type, charged: Number(row.credits_charged), refunded: Number(row.credits_refunded) })
