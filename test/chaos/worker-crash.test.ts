@@ -48,7 +48,7 @@ describe('chaos: worker crash', () => {
       const outcome = draw < 0.1 ? 'fail' : draw < 0.2 ? 'infra' : 'ok';
       const seconds = between(random, 1, 8);
       // Long enough that most tasks are still at the provider when the kills come, after the submissions.
-      const durationMs = between(random, atScale({ small: 3000, full: 5000 }), atScale({ small: 8000, full: 30_000 }));
+      const durationMs = between(random, atScale({ small: 2000, full: 5000 }), atScale({ small: 5000, full: 30_000 }));
       const marker = outcome === 'fail' ? ' [mock:fail]' : outcome === 'infra' ? ' [mock:fail=infra]' : '';
       const path = `/crash/${i}`;
       if (random() < 0.1) refuseFirst.add(path);
