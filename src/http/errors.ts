@@ -111,13 +111,20 @@ function httpStatusOf(error: unknown): number | undefined {
   return typeof candidate === 'number' ? candidate : undefined;
 }
 
-/** Temporal unreachable or overloaded (gRPC UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED). */
+/** Errors of the Temporal client that mean the server, not the request, is in trouble. */
+const TEMPORAL_OUTAGE_NAMES = new Set(['ServiceError', 'ConnectionError', 'NamespaceNotFoundError', 'WorkflowUpdateRPCTimeoutOrCancelledError']);
+
+/**
+ * Temporal unreachable, overloaded or failing inside (gRPC DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED,
+ * INTERNAL, UNAVAILABLE). A dev server whose SQLite broke down answered INTERNAL and "namespace not
+ * found": a 503 to retry, not a 500.
+ */
 function isTemporalUnavailable(error: unknown): boolean {
   let current: unknown = error;
   for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth++) {
     const code = (current as { code?: unknown }).code;
     const name = (current as { name?: unknown }).name;
-    if ((name === 'ServiceError' || name === 'ConnectionError') || (typeof code === 'number' && [4, 8, 14].includes(code))) return true;
+    if ((typeof name === 'string' && TEMPORAL_OUTAGE_NAMES.has(name)) || (typeof code === 'number' && [4, 8, 13, 14].includes(code))) return true;
     current = (current as { cause?: unknown }).cause;
   }
   return false;

@@ -1,3 +1,4 @@
+import { NamespaceNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
 import { AppError, toErrorResponse } from '../../src/http/errors';
 
@@ -26,6 +27,13 @@ describe('toErrorResponse', () => {
     expect(pg.headers['retry-after']).toBe('1');
     const temporal = toErrorResponse(Object.assign(new Error('14 UNAVAILABLE: No connection established'), { name: 'ServiceError', cause: { code: 14 } }));
     expect(temporal.status).toBe(503);
+  });
+
+  it('answers 503 when the Temporal server fails inside or has lost its namespace', () => {
+    expect(toErrorResponse(new NamespaceNotFoundError('default')).status).toBe(503);
+    const internal = Object.assign(new Error('13 INTERNAL: database is locked'), { code: 13 });
+    expect(toErrorResponse(Object.assign(new Error('Failed to start workflow'), { name: 'ServiceError', cause: internal })).status).toBe(503);
+    expect(toErrorResponse(Object.assign(new Error('wrapped'), { cause: internal })).body.error.code).toBe('service_unavailable');
   });
 
   it('hides anything unexpected behind a generic 500', () => {
