@@ -5,9 +5,14 @@
  * A lease belongs to one API process and one (account, key). It is made of blocks; each block is an
  * ordinary hold (ref `lease_...`) taken with hold(), so the wallet, the key's total budget and its monthly
  * budget are checked by the same conditional updates as any other hold. A request carves its estimate
- * out of the blocks in memory; when they can't cover it, the lease takes a new block (a bigger one when
- * the wallet and budgets allow, else exactly the shortfall), so a request is refused exactly when the
- * wallet (or budget) plus the lease's uncarved credits can't cover it, as with a hold per request.
+ * out of the blocks in memory; when they can't cover it, the lease takes a new block, so a request is
+ * refused exactly when the wallet (or budget) plus the lease's uncarved credits can't cover it, as with a
+ * hold per request. A quiet lease takes exactly the shortfall (a hold per request, in effect); only a busy
+ * one (LEASE_BUSY_REQUESTS requests' worth in the last second or two) takes bigger blocks, sized by its
+ * recent spending. That bounds what a lease holds beyond its requests' own estimates, which nobody
+ * else can use meanwhile: another key, a media task or another replica spending the same wallet may get
+ * a 402 while a busy lease holds about LEASE_MIN_BLOCK_REQUESTS requests' or LEASE_BLOCK_SECONDS of its
+ * spending more than it carved.
  *
  * A settled request gives back what it did not capture to its blocks at once; what it captured is
  * written, with its usage row, by a batched flush every LEASE_FLUSH_MS: one transaction per lease inserts
@@ -37,7 +42,9 @@ export const LEASE_FLUSH_MS = 20;
 export const LEASE_IDLE_MS = 1000;
 /** A block stops lending after this long (ms), well under the stale-hold sweeper's age. */
 export const LEASE_MAX_AGE_MS = 10 * 60 * 1000;
-/** A new block covers at least this many requests like the one that asked for it. */
+/** A lease that carved this many requests' worth (like the one asking) lately takes blocks bigger than the shortfall. */
+export const LEASE_BUSY_REQUESTS = 4;
+/** A busy lease's new block covers at least this many requests like the one that asked for it. */
 export const LEASE_MIN_BLOCK_REQUESTS = 16;
 /** ...and at least this many seconds of the lease's recent spending. */
 const LEASE_BLOCK_SECONDS = 0.5;
@@ -177,7 +184,8 @@ export function createCreditLeases(deps: CreditLeasesDeps) {
   /** One new block: a bigger one if the wallet and budgets allow, else exactly the shortfall. Null when it got one. */
   async function grow(lease: Lease, shortfall: number, requestAmount: number): Promise<ReserveOutcome | null> {
     const recent = Math.max(lease.window.current, lease.window.previous);
-    const target = Math.max(shortfall, requestAmount * LEASE_MIN_BLOCK_REQUESTS, Math.ceil(recent * LEASE_BLOCK_SECONDS));
+    const busy = recent >= requestAmount * LEASE_BUSY_REQUESTS;
+    const target = busy ? Math.max(shortfall, requestAmount * LEASE_MIN_BLOCK_REQUESTS, Math.ceil(recent * LEASE_BLOCK_SECONDS)) : shortfall;
     const sizes = target > shortfall ? [target, shortfall] : [shortfall];
     let outcome: Awaited<ReturnType<typeof hold>> | null = null;
     for (const size of sizes) {
@@ -204,7 +212,8 @@ export function createCreditLeases(deps: CreditLeasesDeps) {
       const usable = batch.filter((s) => s.parts.every((p) => p.captured === 0 || months.has(p.block.ref)));
       if (usable.length < batch.length) {
         // Only a block the sweeper released (its process thought dead) gets here: the request is not charged.
-        deps.log.error({ refs: batch.filter((s) => !usable.includes(s)).map((s) => s.ref) }, 'lease block already released; requests left uncharged');
+        const written = new Set(usable);
+        deps.log.error({ refs: batch.filter((s) => !written.has(s)).map((s) => s.ref) }, 'lease block already released; requests left uncharged');
       }
       if (usable.length === 0) return;
       const inserted = await trx.raw(
@@ -256,7 +265,11 @@ export function createCreditLeases(deps: CreditLeasesDeps) {
     const batch = pending;
     pending = [];
     const byLease = new Map<Lease, Settlement[]>();
-    for (const s of batch) byLease.set(s.lease, [...(byLease.get(s.lease) ?? []), s]);
+    for (const s of batch) {
+      const group = byLease.get(s.lease);
+      if (group) group.push(s);
+      else byLease.set(s.lease, [s]);
+    }
     for (const [lease, settlements] of byLease) {
       try {
         await write(lease, settlements);

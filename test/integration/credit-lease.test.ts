@@ -67,6 +67,21 @@ describe('credit leases', () => {
     expect(await money(c.accountId, c.keyId)).toMatchObject({ balance: 1000 - charged, reserved: 0, openHolds: 0, keyReserved: 0 });
   });
 
+  it('holds exactly what a lone request needs, and bigger blocks only once the key is busy', async () => {
+    const c = await createCustomer(gw, { credits: 1000 });
+    const lease = leases();
+    const reserve = () => lease.reserve({ ref: newId('chat'), accountId: c.accountId, apiKeyId: c.keyId, amount: 10 });
+    // Quiet: one request holds its own estimate, and the rest of the wallet stays free for a media task
+    // or another key.
+    expect((await reserve()).status).toBe('held');
+    expect(await money(c.accountId, c.keyId)).toMatchObject({ balance: 990, reserved: 10 });
+    for (let i = 0; i < 3; i++) expect((await reserve()).status).toBe('held');
+    expect(await money(c.accountId, c.keyId)).toMatchObject({ balance: 960, reserved: 40 });
+    // Busy (4 requests' worth in the last second): the next block covers 16 requests like it.
+    expect((await reserve()).status).toBe('held');
+    expect(await money(c.accountId, c.keyId)).toMatchObject({ balance: 800, reserved: 200 });
+  });
+
   it("keeps a key's budget exact under 50 parallel requests, and refuses with the budget's reason", async () => {
     const c = await createCustomer(gw, { credits: 100_000, key: { budget: 100 } });
     const lease = leases();
