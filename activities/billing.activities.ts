@@ -1,4 +1,5 @@
 import { BudgetExceededError, closeHoldInTransaction, holdInTransaction, InsufficientCreditsError } from '../src/billing/ledger';
+import { pricingFor } from '../src/billing/media-quote';
 import { priceMedia } from '../src/billing/pricing';
 import { Model, Task } from '../src/db/entities';
 import type { Admission, MediaTaskInput, TaskFailure } from '../workflows/types';
@@ -39,15 +40,16 @@ export function createBillingActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Charges the real cost (from the provider's usage, never more than was held), releases the rest,
-     * marks the task succeeded and writes its usage row, all in one transaction. Idempotent.
+     * Charges what was delivered (the provider's usage priced at the task's tier), never more than the
+     * quote that was held, releases the rest, marks the task succeeded and writes its usage row, all in
+     * one transaction. No usage at all: the quote, which is exactly what went upstream. Idempotent.
      */
     async settleCredits(input: { taskId: string; channelId: string; usage: { seconds?: number; images?: number } }): Promise<{ charged: number }> {
       const em = deps.orm.em.fork();
       const task = await em.findOneOrFail(Task, { id: input.taskId });
       const model = await em.findOne(Model, { id: task.model });
       const fromUsage = model && (input.usage.seconds !== undefined || input.usage.images !== undefined)
-        ? priceMedia(model.pricing, input.usage)
+        ? priceMedia(pricingFor(model, task.request), input.usage)
         : task.creditsReserved;
       const charge = Math.min(task.creditsReserved, fromUsage);
       return knex().transaction(async (trx) => {

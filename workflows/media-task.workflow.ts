@@ -10,9 +10,12 @@
  * 4. waitForProvider     polls in one heartbeating activity; history stays small
  *    a retryable failure (at submit or in flight) goes back to 2 with the next channel
  * 5. persistAssets       copies outputs into our store before the provider's URLs expire
- * 6. settleCredits       local activity; charges the real cost, releases the rest (non-cancellable)
+ * 6. settleCredits       local activity; charges what was delivered (never above the quote), releases the
+ *                        rest (non-cancellable)
  *    refundCredits       local activity; on failure, cancellation or deadline: releases everything
- *                        (non-cancellable)
+ *                        (non-cancellable). A cancel the provider only acknowledges (or can't honour) is
+ *                        followed to the job's end first: a job that completes anyway is settled as
+ *                        delivered, its outputs kept, because the provider bills us for it.
  * 7. sendCallback        Standard Webhooks POST with its own long retry policy; never changes the outcome
  */
 import {
@@ -58,6 +61,19 @@ const { sendCallback } = proxyActivities<MediaActivities>(callbacks);
 /** Marks workflows whose channel picks and settlement run as local activities. */
 const LOCAL_BOOKKEEPING_PATCH = 'local-bookkeeping';
 
+/** Marks workflows that follow a job the provider did not stop on cancel, and settle it if it completes. */
+const CANCEL_FOLLOWS_JOB_PATCH = 'cancel-follows-job';
+
+/** How long a cancelled task follows a job the provider did not stop, before refunding anyway. */
+const FOLLOW_AFTER_CANCEL_MS = 30 * 60 * 1000;
+
+/** A job that completed although the task was cancelled (or ran out of time): it is settled as delivered. */
+class DeliveredDespiteCancel extends Error {
+  constructor(readonly pick: ChannelPick, readonly finished: FinishedJob) {
+    super('The provider completed the job although the task was cancelled');
+  }
+}
+
 /** A provider attempt that ended the task for good (not worth another channel). */
 class TaskFailed extends Error {
   constructor(readonly failure: TaskFailure) {
@@ -99,15 +115,19 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
   try {
     result = await runWithDeadline(deadlineMs, () => runOnChannels());
   } catch (error) {
-    const failure = failureOf(error);
-    const finalStatus: TaskStatus = failure.code === 'cancelled' ? 'cancelled' : 'failed';
-    // Money back whatever happened; this scope ignores the cancellation that may have brought us here.
-    await CancellationScope.nonCancellable(async () => {
-      await refundCredits({ taskId: input.taskId, status: finalStatus, error: finalStatus === 'cancelled' ? null : failure });
-    });
-    setStatus(finalStatus);
-    setCurrentDetails(`${finalStatus}: ${failure.code}`);
-    result = { taskId: input.taskId, status: finalStatus, channelId: currentChannel ?? undefined, error: failure };
+    if (error instanceof DeliveredDespiteCancel) {
+      result = await CancellationScope.nonCancellable(() => finishSucceeded(error.pick, error.finished));
+    } else {
+      const failure = failureOf(error);
+      const finalStatus: TaskStatus = failure.code === 'cancelled' ? 'cancelled' : 'failed';
+      // Money back whatever happened; this scope ignores the cancellation that may have brought us here.
+      await CancellationScope.nonCancellable(async () => {
+        await refundCredits({ taskId: input.taskId, status: finalStatus, error: finalStatus === 'cancelled' ? null : failure });
+      });
+      setStatus(finalStatus);
+      setCurrentDetails(`${finalStatus}: ${failure.code}`);
+      result = { taskId: input.taskId, status: finalStatus, channelId: currentChannel ?? undefined, error: failure };
+    }
   }
 
   if (input.callbackUrl) {
@@ -160,7 +180,12 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
     const submitted = await CancellationScope.nonCancellable(() => submitOrFailure(pick));
     if ('failure' in submitted) return { status: 'failed', job: { jobId: '' }, outputs: [], error: submitted.failure };
     if (CancellationScope.current().consideredCancelled) {
-      if (!submitted.finished) await CancellationScope.nonCancellable(() => cancelProviderJob(jobInput(pick, submitted.job)));
+      if (patched(CANCEL_FOLLOWS_JOB_PATCH)) {
+        const finished = submitted.finished ?? (await CancellationScope.nonCancellable(() => cancelAndFollow(pick, submitted.job)));
+        if (finished?.status === 'succeeded') throw new DeliveredDespiteCancel(pick, finished);
+      } else if (!submitted.finished) {
+        await CancellationScope.nonCancellable(() => cancelProviderJob(jobInput(pick, submitted.job)));
+      }
       throw new CancelledFailure('The task was cancelled');
     }
     if (submitted.finished) return submitted.finished;
@@ -177,10 +202,34 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
       });
     } catch (error) {
       if (isCancellation(error)) {
-        await CancellationScope.nonCancellable(() => cancelProviderJob(jobInput(pick, submitted.job)));
+        if (patched(CANCEL_FOLLOWS_JOB_PATCH)) {
+          const finished = await CancellationScope.nonCancellable(() => cancelAndFollow(pick, submitted.job));
+          if (finished?.status === 'succeeded') throw new DeliveredDespiteCancel(pick, finished);
+        } else {
+          await CancellationScope.nonCancellable(() => cancelProviderJob(jobInput(pick, submitted.job)));
+        }
       }
       const failure = attemptFailureOf(error);
       if (failure) return { status: 'failed', job: submitted.job, outputs: [], error: failure };
+      throw error;
+    }
+  }
+
+  /**
+   * Cancels the provider job. Unless the provider says it stopped it (and bills nothing), the job is
+   * followed to its end, for at most FOLLOW_AFTER_CANCEL_MS: its final state, or null when it was
+   * stopped, could not be read, or took too long (then it is refunded).
+   */
+  async function cancelAndFollow(pick: ChannelPick, job: JobHandle): Promise<FinishedJob | null> {
+    const { outcome } = await cancelProviderJob(jobInput(pick, job));
+    if (outcome === 'cancelled') return null;
+    setCurrentDetails(`cancel ${outcome} on ${pick.channelId}: following the job to its end`);
+    try {
+      return await CancellationScope.withTimeout(FOLLOW_AFTER_CANCEL_MS, () =>
+        waitForProvider({ ...jobInput(pick, job), pollIntervalMs: pick.pollIntervalMs }),
+      );
+    } catch (error) {
+      if (isCancellation(error) || attemptFailureOf(error)) return null;
       throw error;
     }
   }

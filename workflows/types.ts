@@ -23,6 +23,8 @@ export interface MediaTaskRequest {
   aspectRatio?: string;
   n?: number;
   seed?: number;
+  /** Image quality (`low`, `medium`, `high`...), when the consumer or the model's price tier sets one. */
+  quality?: string;
   options: Record<string, unknown>;
 }
 

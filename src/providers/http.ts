@@ -41,6 +41,7 @@ export const InputKeys = z
     aspectRatio: z.string().min(1).nullable(),
     n: z.string().min(1).nullable(),
     seed: z.string().min(1).nullable(),
+    quality: z.string().min(1).nullable(),
   })
   .partial();
 export type InputKeys = z.infer<typeof InputKeys>;
@@ -429,13 +430,15 @@ export function parseBody<S extends z.ZodType>(call: HttpCall, reply: HttpReply,
 export type ResolvedInputKeys = Required<{ [K in keyof InputKeys]: string | null }>;
 
 /**
- * The model input for platforms whose models name their own inputs (replicate, fal): each set field of
- * the request under its input name (`null` drops it), then the free-form options, which win.
+ * The model input for platforms whose models name their own inputs (replicate, fal): the free-form
+ * options without the priced keys, then each set field of the request under its input name (`null` drops
+ * it), so a consumer option never changes what was priced.
  */
 export function buildModelInput(
   request: MediaRequest,
   defaults: ResolvedInputKeys,
   overrides: InputKeys | undefined,
+  pricedKeys: readonly string[],
 ): Record<string, unknown> {
   const keys: ResolvedInputKeys = { ...defaults, ...overrides };
   const refs = request.references;
@@ -452,6 +455,7 @@ export function buildModelInput(
     aspectRatio: request.aspectRatio,
     n: request.n,
     seed: request.seed,
+    quality: request.quality,
   };
   const input: Record<string, unknown> = {};
   for (const field of Object.keys(values) as (keyof ResolvedInputKeys)[]) {
@@ -459,5 +463,19 @@ export function buildModelInput(
     const value = values[field];
     if (key !== null && value !== undefined) input[key] = value;
   }
-  return { ...input, ...request.options };
+  // Priced fields under their (possibly renamed) input names are the gateway's: written after the options.
+  const renamedPriced = PRICED_FIELDS.map((field) => keys[field]).filter((key): key is string => key !== null);
+  return { ...withoutPriced(request.options, [...pricedKeys, ...renamedPriced]), ...input };
+}
+
+/** The request fields that decide a media price, whatever a protocol calls them. */
+const PRICED_FIELDS = ['duration', 'n', 'size', 'resolution', 'quality'] as const;
+
+/**
+ * The consumer's free-form options without any key that decides the price or the model. The API refuses
+ * such options at admission; this is the second line, for tasks admitted before that rule.
+ */
+export function withoutPriced(options: Record<string, unknown>, pricedKeys: readonly string[]): Record<string, unknown> {
+  const priced = new Set(pricedKeys);
+  return Object.fromEntries(Object.entries(options).filter(([key]) => !priced.has(key)));
 }

@@ -15,3 +15,13 @@ export function createDefaultProviders(): ProviderRegistry {
     createFalProvider(),
   ]);
 }
+
+/**
+ * Every body field that decides a price or the upstream model in any shipped protocol's own spelling
+ * (each adapter's `pricedKeys`). A task is admitted before its channel is chosen, so the API refuses
+ * `options` or unknown fields naming any of them, whichever provider ends up serving the task.
+ */
+export const MEDIA_PRICED_KEYS: ReadonlySet<string> = (() => {
+  const registry = createDefaultProviders();
+  return new Set(registry.ids().flatMap((id) => registry.get(id).pricedKeys));
+})();

@@ -73,7 +73,13 @@ export interface JobRef {
   request: MediaRequest;
 }
 
-export type CancelOutcome = 'cancelled' | 'not_cancellable' | 'already_finished';
+/**
+ * `cancelled`: the provider stopped the job and bills nothing. `requested`: the provider only acknowledged
+ * the cancel (fal's CANCELLATION_REQUESTED, a replicate prediction still processing): the job may still
+ * finish and be billed, so it is followed to its final state. `not_cancellable` / `already_finished`: it
+ * runs (or ran) to the end.
+ */
+export type CancelOutcome = 'cancelled' | 'requested' | 'not_cancellable' | 'already_finished';
 
 /** The minimal contract every media provider implements; optional capabilities are separate members. */
 export interface MediaProvider {
@@ -81,6 +87,17 @@ export interface MediaProvider {
   readonly id: string;
   /** Which categories this provider serves. */
   readonly kinds: readonly MediaKind[];
+  /**
+   * Body fields, in this protocol's own spelling, that decide the price or the upstream model (model,
+   * duration, output count, priced dimensions). The adapter writes them from the priced request after
+   * any consumer option, and the API refuses a task whose `options` or unknown fields name one.
+   */
+  readonly pricedKeys: readonly string[];
+  /**
+   * How the adapter knows what was delivered (for settlement: a shorter video or fewer images cost less):
+   * one line naming the provider field, shown in src/providers/README.md.
+   */
+  readonly deliveredFrom: string;
   /** Start a job. Throws ProviderError on failure; never retries on its own. */
   submit(channel: ChannelAccess, request: MediaRequest, ctx: SubmitContext): Promise<ProviderJob>;
   /** Read a job's current state. Throws ProviderError when the provider can't be asked. */

@@ -53,7 +53,7 @@ describe('chaos: flaky providers', () => {
     const started = Date.now();
     const query: Query = (text, params) => sql(gw, text, params);
     const model = uniqueId('m-video');
-    await gw.admin('POST', '/admin/models', { id: model, category: 'video', pricing: { per_second: 1 } });
+    await gw.admin('POST', '/admin/models', { id: model, category: 'video', pricing: { per_second: 1 }, default_duration: 5 });
     for (const [i, fake] of fakes.entries()) {
       await gw.admin('POST', '/admin/channels', {
         name: `flaky ${i}`, provider: 'openai', base_url: fake.url, api_key: fake.apiKey, models: { [model]: 'sora-2' },

@@ -117,6 +117,8 @@ export interface JobPlan {
   media?: MediaType;
   /** Number of output files; default from the request (`n`, `num_outputs`, `num_images`) or 1. */
   outputs?: number;
+  /** Seconds the video or audio really lasts (a shorter one than asked); default from the request. */
+  seconds?: number;
 }
 
 export type JobPhase = 'queued' | 'running' | 'succeeded' | 'failed' | 'expired' | 'aborted' | 'cancelled';
@@ -466,7 +468,7 @@ export abstract class FakeProvider {
       endAt: plan.outcome.kind === 'abort' ? startAt : startAt + plan.runMs,
       media,
       outputCount: Math.max(1, plan.outputs ?? defaults.outputCount ?? 1),
-      seconds: defaults.seconds !== undefined && defaults.seconds > 0 ? defaults.seconds : media === 'wav' ? 2 : 4,
+      seconds: plan.seconds ?? (defaults.seconds !== undefined && defaults.seconds > 0 ? defaults.seconds : media === 'wav' ? 2 : 4),
       extra: {},
     };
     this.jobs.set(id, job);

@@ -61,7 +61,7 @@ describe('routing policy', () => {
     const { start, upstream, submitPath } = PROVIDERS[provider];
     const id = uniqueId(`rp-${provider}`);
     await gw.admin('POST', '/admin/models', {
-      id, category: 'video', pricing: { per_second: 5 }, ...(model.deadlineSeconds ? { deadline_seconds: model.deadlineSeconds } : {}),
+      id, category: 'video', pricing: { per_second: 5 }, default_duration: 5, ...(model.deadlineSeconds ? { deadline_seconds: model.deadlineSeconds } : {}),
     });
     const channels: Record<string, { id: string; fake: FakeProvider; submits(): number; submitTimes(): number[] }> = {};
     for (const spec of specs) {

@@ -108,7 +108,7 @@ describe('routing across adapters', () => {
   async function scenario(spec: AdapterCase, opts: { channels?: number; deadlineSeconds?: number; settings?: Record<string, unknown>[] } = {}) {
     const model = uniqueId(`rt-${spec.provider}`);
     await gw.admin('POST', '/admin/models', {
-      id: model, category: 'video', pricing: { per_second: 5 },
+      id: model, category: 'video', pricing: { per_second: 5 }, default_duration: 5,
       ...(opts.deadlineSeconds ? { deadline_seconds: opts.deadlineSeconds } : {}),
     });
     const channels: { id: string; fake: FakeProvider; upstream: string }[] = [];

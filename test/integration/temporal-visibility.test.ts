@@ -34,7 +34,7 @@ describe('temporal visibility and secrets', () => {
   it('finds a succeeded task by its search attributes and keeps every secret out of its history', async () => {
     const channelSecret = `sk-secret-${randomBytes(12).toString('hex')}`;
     const model = uniqueId('m-video');
-    await gw.admin('POST', '/admin/models', { id: model, category: 'video', pricing: { per_second: 2 } });
+    await gw.admin('POST', '/admin/models', { id: model, category: 'video', pricing: { per_second: 2 }, default_duration: 5 });
 
     // The admin API never shows the credential back.
     const channelAnswer = await gw.request('POST', '/admin/channels', {

@@ -122,7 +122,8 @@ export async function createMockModel(gw: TestGateway, opts: { category: 'image'
   const id = uniqueId(`m-${opts.category}`);
   await gw.admin('POST', '/admin/models', {
     id, category: opts.category, pricing: opts.pricing,
-    ...(opts.defaultDuration ? { default_duration: opts.defaultDuration } : {}),
+    // A per-second media model must say what it charges without a duration; 5 s unless the test says.
+    ...(opts.defaultDuration ? { default_duration: opts.defaultDuration } : opts.pricing.per_second ? { default_duration: 5 } : {}),
     ...(opts.deadlineSeconds ? { deadline_seconds: opts.deadlineSeconds } : {}),
   });
   const channel = await gw.admin('POST', '/admin/channels', { name: `mock for ${id}`, provider: 'mock', models: [id], settings: opts.settings ?? { durationMs: 300 } });

@@ -1,6 +1,6 @@
 export { Account } from './account.entity';
 export { ApiKey } from './api-key.entity';
-export { Model, type Pricing } from './model.entity';
+export { Model, type Pricing, type PriceTiers } from './model.entity';
 export { Channel } from './channel.entity';
 export { Task, type TaskError, type TaskAttempt } from './task.entity';
 export { Asset } from './asset.entity';

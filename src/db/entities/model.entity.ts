@@ -9,6 +9,17 @@ export interface Pricing {
   per_1k_output_tokens?: number;
 }
 
+/**
+ * Prices that depend on one request dimension (Seedance 720p vs 1080p per second, image quality low /
+ * medium / high): each value's prices replace the model's own; `default` applies when the request names
+ * none, and the chosen value is what goes upstream.
+ */
+export interface PriceTiers {
+  by: 'resolution' | 'size' | 'quality';
+  default: string;
+  prices: Record<string, Pricing>;
+}
+
 /** A public model id that consumers call. */
 export const Model = defineEntity({
   name: 'Model',
@@ -22,6 +33,12 @@ export const Model = defineEntity({
     deadlineSeconds: p.integer().nullable(),
     /** Seconds charged when a request gives no `duration` (per_second pricing). */
     defaultDuration: p.integer().nullable(),
+    /** The durations (seconds) its upstream accepts; null: any whole number up to the API's cap. */
+    durations: p.json<number[]>().nullable(),
+    /** Most outputs (images) one request may ask for; null: the API's cap. */
+    maxOutputs: p.integer().nullable(),
+    /** Prices by resolution, size or quality; null: one price. */
+    priceTiers: p.json<PriceTiers>().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
   }),
 });

@@ -17,10 +17,20 @@ export function presentKey(key: {
   };
 }
 
-export function presentModel(model: { id: string; category: string; pricing: object; metadata: Record<string, unknown>; deadlineSeconds?: number | null; defaultDuration?: number | null; createdAt: Date }) {
+export function presentModel(model: { id: string; category: string; pricing: object; metadata: Record<string, unknown>; deadlineSeconds?: number | null; createdAt: Date } & MediaUnits) {
   return {
     id: model.id, object: 'model', category: model.category, pricing: model.pricing, metadata: model.metadata,
-    deadline_seconds: model.deadlineSeconds ?? null, default_duration: model.defaultDuration ?? null, created_at: model.createdAt.toISOString(),
+    deadline_seconds: model.deadlineSeconds ?? null, ...presentMediaUnits(model), created_at: model.createdAt.toISOString(),
+  };
+}
+
+/** A media model's price units, as both the admin and the public model lists show them. */
+export interface MediaUnits { defaultDuration?: number | null; durations?: number[] | null; maxOutputs?: number | null; priceTiers?: object | null }
+
+export function presentMediaUnits(model: MediaUnits) {
+  return {
+    default_duration: model.defaultDuration ?? null, durations: model.durations ?? null,
+    max_outputs: model.maxOutputs ?? null, price_tiers: model.priceTiers ?? null,
   };
 }
 

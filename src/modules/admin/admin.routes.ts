@@ -135,6 +135,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
     const model = em.create(Model, {
       id: body.id, category: body.category, pricing: body.pricing, metadata: body.metadata ?? {},
       deadlineSeconds: body.deadline_seconds ?? null, defaultDuration: body.default_duration ?? null,
+      durations: body.durations ?? null, maxOutputs: body.max_outputs ?? null, priceTiers: body.price_tiers ?? null,
     });
     await em.persistAndFlush(model);
     deps.routes.invalidate();

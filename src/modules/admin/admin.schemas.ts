@@ -62,14 +62,44 @@ const PricingBody = z.strictObject({
   per_1k_output_tokens: nonNegativeCredits.optional(),
 });
 
+/** Media price units (issue 11): what a media model accepts and how its price varies. */
+const MediaUnitFields = {
+  /** Seconds priced and sent upstream when a request gives none; required with `per_second`. */
+  default_duration: z.number().int().positive().max(600).optional(),
+  /** The durations its upstream accepts, in seconds. */
+  durations: z.array(z.number().int().positive().max(600)).min(1).max(50)
+    .refine((list) => new Set(list).size === list.length, 'must not repeat a duration').optional(),
+  /** Most images one request may ask for (`n`). */
+  max_outputs: z.number().int().min(1).max(10).optional(),
+  /** Prices by one request dimension; `default` applies (and is sent upstream) when the request names none. */
+  price_tiers: z.strictObject({
+    by: z.enum(['resolution', 'size', 'quality']),
+    default: z.string().min(1).max(32),
+    prices: z.record(z.string().min(1).max(32), PricingBody)
+      .refine((prices) => Object.keys(prices).length >= 1 && Object.keys(prices).length <= 20, 'must list 1 to 20 values'),
+  }).refine((tiers) => tiers.prices[tiers.default] !== undefined, { message: 'must be one of the tiers in prices', path: ['default'] }).optional(),
+};
+
+/** Refuses a media price without its units: a per-second price needs the seconds it charges by default. */
+function mediaUnitsComplete(body: { category: string; pricing: z.infer<typeof PricingBody> } & { [K in keyof typeof MediaUnitFields]?: z.infer<(typeof MediaUnitFields)[K]> }, ctx: z.RefinementCtx): void {
+  if (body.category !== 'video' && body.category !== 'music') return;
+  const perSecond = [body.pricing, ...Object.values(body.price_tiers?.prices ?? {})].some((p) => (p.per_second ?? 0) > 0);
+  if (perSecond && body.default_duration === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['default_duration'], message: 'is required for a per_second price' });
+  }
+  if (body.default_duration !== undefined && body.durations && !body.durations.includes(body.default_duration)) {
+    ctx.addIssue({ code: 'custom', path: ['default_duration'], message: 'must be one of durations' });
+  }
+}
+
 export const CreateModelBody = z.strictObject({
   id: z.string().min(1).max(200).regex(/^[\w.:/-]+$/, 'may hold letters, digits, . _ - : and /'),
   category: z.enum(['chat', 'embedding', 'image', 'video', 'music']),
   pricing: PricingBody,
   metadata: z.record(z.string(), z.unknown()).optional(),
   deadline_seconds: z.number().int().positive().max(7 * 24 * 3600).optional(),
-  default_duration: z.number().int().positive().max(3600).optional(),
-});
+  ...MediaUnitFields,
+}).superRefine(mediaUnitsComplete);
 
 export const PROVIDER_IDS = ['openai', 'ark', 'replicate', 'fal', 'mock'] as const;
 

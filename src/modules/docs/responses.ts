@@ -70,6 +70,18 @@ const Pricing = z.object({
   per_1k_output_tokens: credits.optional(),
 });
 
+/** A media model's price units (see README "Money"). */
+const MediaUnits = {
+  default_duration: z.number().int().nullable().describe('Seconds priced and sent upstream when a request gives no duration'),
+  durations: z.array(z.number().int()).nullable().describe('The durations (seconds) the model accepts; null: any up to 600'),
+  max_outputs: z.number().int().nullable().describe('Most images one request may ask for; null: 10'),
+  price_tiers: z.object({
+    by: z.enum(['resolution', 'size', 'quality']),
+    default: z.string().describe('The tier applied, and sent upstream, when the request names none'),
+    prices: z.record(z.string(), Pricing).describe('Each value\'s prices, over the model\'s own'),
+  }).nullable(),
+};
+
 export const ModelList = z.object({
   object: z.literal('list'),
   data: z.array(z.object({
@@ -79,6 +91,7 @@ export const ModelList = z.object({
     owned_by: z.string(),
     category: Category,
     pricing: Pricing,
+    ...MediaUnits,
     metadata,
   })),
 });
@@ -167,7 +180,7 @@ export const AdminModel = z.object({
   pricing: Pricing,
   metadata,
   deadline_seconds: z.number().int().nullable(),
-  default_duration: z.number().int().nullable(),
+  ...MediaUnits,
   created_at: isoTime,
 });
 

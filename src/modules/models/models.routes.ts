@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Model } from '../../db/entities';
 import { authOf, modelAllowed } from '../../http/auth';
+import { presentMediaUnits } from '../admin/admin.presenter';
 
 /** GET /v1/models: the public models this key may use, in OpenAI's list shape. */
 export function modelsRoutes(deps: { em: (ctx: { state: unknown }) => EntityManager }): Router {
@@ -20,6 +21,7 @@ export function modelsRoutes(deps: { em: (ctx: { state: unknown }) => EntityMana
           owned_by: 'gateway',
           category: model.category,
           pricing: model.pricing,
+          ...presentMediaUnits(model),
           metadata: model.metadata,
         })),
     };

@@ -2,6 +2,9 @@ import { z } from 'zod';
 
 const url = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(4096);
 
+/** A duration: whole seconds, 1 to 600 (providers round fractions, and 0 would mean their default). */
+const wholeSeconds = z.number().int('must be a whole number of seconds').positive().max(600);
+
 /** Fields shared by every media task; unknown fields are passed to the provider as options. */
 const MediaTaskFields = {
   model: z.string().min(1).max(200),
@@ -12,15 +15,18 @@ const MediaTaskFields = {
   last_frame_url: url.optional(),
   video_url: url.optional(),
   audio_url: url.optional(),
-  duration: z.number().int().positive().max(600).optional(),
-  /** OpenAI's videos API spells duration `seconds`, as a string. */
-  seconds: z.union([z.number().int().positive().max(600), z.string().regex(/^\d{1,3}$/, 'must be a whole number of seconds')]).optional(),
+  duration: wholeSeconds.optional(),
+  /** OpenAI's videos API spells duration `seconds`, as a string: the same rule as `duration`. */
+  seconds: z.union([wholeSeconds, z.string().regex(/^\d{1,3}$/, 'must be a whole number of seconds').refine(
+    (text) => wholeSeconds.safeParse(Number(text)).success, 'must be a whole number of seconds from 1 to 600',
+  )]).optional(),
   size: z.string().max(32).optional(),
+  quality: z.string().max(32).optional(),
   resolution: z.string().max(32).optional(),
   aspect_ratio: z.string().max(16).optional(),
   n: z.number().int().min(1).max(10).optional(),
   seed: z.number().int().optional(),
-  /** Free-form provider options, passed through untouched. */
+  /** Free-form provider options, passed through, except a field that decides the price (refused). */
   options: z.record(z.string(), z.unknown()).optional(),
 };
 

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Client } from '@temporalio/client';
 import { Asset, Model, Task } from '../../db/entities';
-import { priceMedia, requestedUnits } from '../../billing/pricing';
+import { quoteMedia, type QuoteProblem } from '../../billing/media-quote';
+import { MEDIA_PRICED_KEYS } from '../../providers';
 import { AppError, errors } from '../../http/errors';
 import { assertModelAllowed, type ConsumerAuth } from '../../http/auth';
 import { newId, taskIdForIdempotencyKey } from '../../ids';
@@ -50,10 +51,12 @@ export function createTasksService(deps: TasksServiceDeps) {
       if (model.category !== kind) {
         throw errors.invalid(`The model ${model.id} is a ${model.category} model, not a ${kind} model`, [{ path: 'model', message: `is a ${model.category} model` }]);
       }
-      const request = toTaskRequest(body);
+      const quote = quoteMedia(model, kind, toTaskRequest(body));
+      const problems = [...pricedFieldProblems(body), ...(quote.ok ? [] : quote.problems)];
+      if (problems.length > 0 || !quote.ok) throw invalidBody(problems);
+      const { request, price } = quote;
       await assertPublicUrls(body, auth.defaultCallbackUrl);
       const callbackUrl = body.callback_url ?? auth.defaultCallbackUrl ?? null;
-      const price = priceMedia(model.pricing, requestedUnits(kind, request, model.defaultDuration ?? null));
       const requestHash = hashBody({ kind, ...body });
       const taskId = idempotencyKey ? taskIdForIdempotencyKey(auth.accountId, idempotencyKey) : newId('task');
 
@@ -146,9 +149,7 @@ export function createTasksService(deps: TasksServiceDeps) {
       const verdict = await deps.outbound.check(value);
       if (!verdict.ok) problems.push({ path, message: verdict.reason });
     }
-    if (problems.length > 0) {
-      throw errors.invalid(`Invalid request body: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems);
-    }
+    if (problems.length > 0) throw invalidBody(problems);
   }
 
   function replay(task: { id: string; kind: string; status: string; model: string; createdAt: Date; requestHash: string }, requestHash: string): CreatedTask {
@@ -160,6 +161,33 @@ export function createTasksService(deps: TasksServiceDeps) {
 }
 
 export type TasksService = ReturnType<typeof createTasksService>;
+
+function invalidBody(problems: QuoteProblem[]): AppError {
+  return errors.invalid(`Invalid request body: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems);
+}
+
+/**
+ * Fields the consumer may not set around the price: an option or unknown field that names a priced key
+ * of any protocol (`options.duration`, `num_images`...), and `seconds` that disagrees with `duration`.
+ * Checked before anything is reserved or sent.
+ */
+export function pricedFieldProblems(body: CreateMediaTaskBody): QuoteProblem[] {
+  const problems: QuoteProblem[] = [];
+  const priced = (name: string) => MEDIA_PRICED_KEYS.has(name) || KNOWN_PRICED_FIELDS.has(name);
+  for (const name of Object.keys(body)) {
+    if (!KNOWN_FIELDS.has(name) && priced(name)) problems.push({ path: name, message: 'decides the price: not accepted as a provider option' });
+  }
+  for (const name of Object.keys(body.options ?? {})) {
+    if (priced(name)) problems.push({ path: `options.${name}`, message: 'decides the price: set the priced field itself, not an option' });
+  }
+  if (body.duration !== undefined && body.seconds !== undefined && Number(body.seconds) !== body.duration) {
+    problems.push({ path: 'seconds', message: 'must equal duration when both are given' });
+  }
+  return problems;
+}
+
+/** Our own priced field names, which an option must not repeat either (a provider may read them). */
+const KNOWN_PRICED_FIELDS = new Set(['model', 'duration', 'seconds', 'n', 'size', 'resolution', 'quality']);
 
 /** Our normalized request: known fields by name, every unknown field kept as a provider option. */
 export function toTaskRequest(body: CreateMediaTaskBody): MediaTaskRequest {
@@ -183,6 +211,7 @@ export function toTaskRequest(body: CreateMediaTaskBody): MediaTaskRequest {
   if (body.aspect_ratio !== undefined) request.aspectRatio = body.aspect_ratio;
   if (body.n !== undefined) request.n = body.n;
   if (body.seed !== undefined) request.seed = body.seed;
+  if (body.quality !== undefined) request.quality = body.quality;
   return request;
 }
 

@@ -15,7 +15,7 @@ import {
 } from '../types';
 import { ArkSettings, ArkTask, CreatedTask } from './dto';
 import { readArkError } from './errors';
-import { taskBody, taskJob } from './mapping';
+import { ARK_PRICED_KEYS, taskBody, taskJob } from './mapping';
 
 const PROVIDER = 'ark';
 const TASKS = 'contents/generations/tasks';
@@ -86,5 +86,13 @@ export function createArkProvider(): MediaProvider {
     return 'already_finished';
   }
 
-  return { id: PROVIDER, kinds: ['video'], submit, status, cancel };
+  return {
+    id: PROVIDER,
+    kinds: ['video'],
+    pricedKeys: ARK_PRICED_KEYS,
+    deliveredFrom: 'the task\'s `duration` (seconds made)',
+    submit,
+    status,
+    cancel,
+  };
 }

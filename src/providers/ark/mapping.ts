@@ -1,5 +1,5 @@
 /** Our MediaRequest into an Ark task body, and Ark tasks into ProviderJobs. */
-import { clip, scrub } from '../http';
+import { clip, scrub, withoutPriced } from '../http';
 import type { MediaRequest, ProviderJob } from '../types';
 import type { ArkTask } from './dto';
 import { isArkInfraFailure, isArkPolicy } from './errors';
@@ -11,7 +11,13 @@ type ContentItem =
   | { type: 'audio_url'; audio_url: { url: string }; role: 'reference_audio' };
 
 /**
- * `{model, content, duration?, resolution?, ratio?, seed?, ...options}`. Content: the prompt as text, then
+ * Body fields that decide Ark's price or model: `duration` and `frames` (Seedance takes either), `resolution`,
+ * `service_tier` and `draft` (other price lists). Written from the priced request after the options.
+ */
+export const ARK_PRICED_KEYS = ['model', 'duration', 'frames', 'resolution', 'service_tier', 'draft'] as const;
+
+/**
+ * The options (without priced keys), then `{model, content, duration?, resolution?, ratio?, seed?}`. Content: the prompt as text, then
  * `imageUrl` as first_frame, `lastFrameUrl` as last_frame, each of `imageUrls` as reference_image, and
  * (Seedance 2.0) `videoUrl` / `audioUrl` as reference_video / reference_audio.
  */
@@ -27,20 +33,20 @@ export function taskBody(request: MediaRequest): Record<string, unknown> {
   if (refs.videoUrl) content.push({ type: 'video_url', video_url: { url: refs.videoUrl }, role: 'reference_video' });
   if (refs.audioUrl) content.push({ type: 'audio_url', audio_url: { url: refs.audioUrl }, role: 'reference_audio' });
   return {
+    ...withoutPriced(request.options, ARK_PRICED_KEYS),
     model: request.model,
     content,
     ...(request.duration !== undefined ? { duration: request.duration } : {}),
     ...(request.resolution !== undefined ? { resolution: request.resolution } : {}),
     ...(request.aspectRatio !== undefined ? { ratio: request.aspectRatio } : {}),
     ...(request.seed !== undefined ? { seed: request.seed } : {}),
-    ...request.options,
   };
 }
 
 /**
  * Ark statuses: queued → queued, running → processing, succeeded → succeeded (the `video_url`),
  * failed → failed, cancelled → cancelled, expired → failed `job_expired` (retryable). Ark has no progress.
- * Usage seconds are the requested duration (Ark's own `duration` when the request had none).
+ * Usage seconds are what Ark made: the task's own `duration` (the request's when Ark omits it).
  */
 export function taskJob(task: ArkTask, request: MediaRequest, secrets: readonly string[]): ProviderJob | undefined {
   const base = { jobId: task.id, progress: null, outputs: [] };
@@ -60,7 +66,7 @@ export function taskJob(task: ArkTask, request: MediaRequest, secrets: readonly 
           error: { code: 'job_failed', retryable: false, message: `ark task ${task.id} succeeded without a video_url` },
         };
       }
-      const seconds = request.duration ?? task.duration ?? undefined;
+      const seconds = task.duration ?? request.duration ?? undefined;
       const tokens = task.usage?.total_tokens ?? undefined;
       return {
         ...base,

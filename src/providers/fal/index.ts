@@ -29,7 +29,7 @@ import {
 } from '../types';
 import { CancelAnswer, FalSettings, QueueStatus, QueueSubmitted } from './dto';
 import { isFalRetryable, readFalError, readFalFailure } from './errors';
-import { appId, modelInput, resultOutputs } from './mapping';
+import { FAL_PRICED_KEYS, appId, modelInput, resultOutputs } from './mapping';
 
 const PROVIDER = 'fal';
 
@@ -137,12 +137,9 @@ export function createFalProvider(): MediaProvider {
       if (outputs.length === 0) {
         return { ...base, status: 'failed', error: { code: 'job_failed', retryable: false, message: `fal request ${job.jobId} completed without any output file` } };
       }
-      const usage =
-        job.request.kind === 'image'
-          ? { images: outputs.length }
-          : job.request.duration !== undefined
-            ? { seconds: job.request.duration }
-            : {};
+      // fal's File objects carry no length: video and music are the priced duration, which went upstream.
+      const seconds = job.request.duration;
+      const usage = job.request.kind === 'image' ? { images: outputs.length } : seconds !== undefined ? { seconds } : {};
       return { ...base, status: 'succeeded', progress: 100, outputs, usage };
     }
     let body: unknown;
@@ -171,7 +168,10 @@ export function createFalProvider(): MediaProvider {
     };
   }
 
-  /** PUT cancel_url: CANCELLATION_REQUESTED → `cancelled`, ALREADY_COMPLETED → `already_finished`. */
+  /**
+   * PUT cancel_url: CANCELLATION_REQUESTED → `requested` (fal only asks the app to stop: a running request
+   * may still complete and be billed, so the gateway follows it), ALREADY_COMPLETED → `already_finished`.
+   */
   async function cancel(channel: ChannelAccess, job: JobRef): Promise<CancelOutcome> {
     const urls = urlsOf(channel, job);
     const c = call(channel, 'cancel', 'PUT', urls.cancel_url);
@@ -183,7 +183,7 @@ export function createFalProvider(): MediaProvider {
     } catch {
       answer = undefined;
     }
-    if (answer === 'CANCELLATION_REQUESTED') return 'cancelled';
+    if (answer === 'CANCELLATION_REQUESTED') return 'requested';
     if (answer === 'ALREADY_COMPLETED') return 'already_finished';
     if (answer === 'NOT_FOUND') {
       throw new ProviderError({ code: 'not_found', retryable: false, httpStatus: reply.status, message: `fal cancel: request ${job.jobId} not found` });
@@ -192,5 +192,13 @@ export function createFalProvider(): MediaProvider {
     throw badResponse(c, `cancel answered ${reply.status} without a known status`, reply.status);
   }
 
-  return { id: PROVIDER, kinds: ['image', 'video', 'music'], submit, status, cancel };
+  return {
+    id: PROVIDER,
+    kinds: ['image', 'video', 'music'],
+    pricedKeys: FAL_PRICED_KEYS,
+    deliveredFrom: 'images: the result\'s files; video and music: the priced duration (fal reports no length)',
+    submit,
+    status,
+    cancel,
+  };
 }

@@ -16,10 +16,20 @@ export const FAL_INPUT_KEYS: ResolvedInputKeys = {
   aspectRatio: 'aspect_ratio',
   n: 'num_images',
   seed: 'seed',
+  quality: 'quality',
 };
 
+/**
+ * Input fields that decide a fal model's price: duration (also as `seconds_total` or `num_frames`), the
+ * image count, the size, resolution and quality. With the channel's renamed `inputKeys` they are written
+ * from the priced request after the options.
+ */
+export const FAL_PRICED_KEYS = [
+  'model', 'duration', 'seconds_total', 'num_frames', 'num_images', 'image_size', 'resolution', 'quality',
+] as const;
+
 export function modelInput(request: MediaRequest, inputKeys: InputKeys | undefined): Record<string, unknown> {
-  return buildModelInput(request, FAL_INPUT_KEYS, inputKeys);
+  return buildModelInput(request, FAL_INPUT_KEYS, inputKeys, FAL_PRICED_KEYS);
 }
 
 /** `fal-ai/flux/dev` → `fal-ai/flux`: the queue's request URLs use the app id, not the endpoint path. */

@@ -161,6 +161,9 @@ export function createMockProvider(deps: MockProviderDeps = {}): MediaProvider {
   return {
     id: 'mock',
     kinds: MOCK_KINDS,
+    // The mock reads no option at all; these are the fields it does read, for the same admission rule.
+    pricedKeys: ['model', 'duration', 'n', 'size'],
+    deliveredFrom: 'the job encoded in its id (requested seconds, image count)',
     submit: (channel, request, ctx) => settle(() => submitJob(channel, request, ctx, now())),
     status: (_channel, ref) => settle(() => jobStateAt(ref.jobId, decodeJobId(ref.jobId), now())),
     cancel: (_channel, ref) => settle(() => cancelJob(ref, now())),

@@ -27,7 +27,7 @@ import {
 } from '../types';
 import { ImagesResponse, OpenAISettings, VideoJob } from './dto';
 import { readOpenAIError } from './errors';
-import { IMAGE_JOB_PREFIX, imageBody, imageJob, videoBody, videoJob } from './mapping';
+import { IMAGE_JOB_PREFIX, OPENAI_PRICED_KEYS, imageBody, imageJob, videoBody, videoJob } from './mapping';
 
 const PROVIDER = 'openai';
 
@@ -131,5 +131,14 @@ export function createOpenAIProvider(): MediaProvider {
     return { body: opened.body, contentType: opened.contentType ?? 'video/mp4' };
   }
 
-  return { id: PROVIDER, kinds: ['image', 'video'], submit, status, cancel, openOutput };
+  return {
+    id: PROVIDER,
+    kinds: ['image', 'video'],
+    pricedKeys: OPENAI_PRICED_KEYS,
+    deliveredFrom: 'images: the files in `data`; videos: the job\'s `seconds`',
+    submit,
+    status,
+    cancel,
+    openOutput,
+  };
 }

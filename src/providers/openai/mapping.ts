@@ -1,5 +1,5 @@
 /** Our MediaRequest into OpenAI bodies, and OpenAI answers into ProviderJobs. */
-import { clip, scrub } from '../http';
+import { clip, scrub, withoutPriced } from '../http';
 import type { MediaRequest, ProviderJob, ProviderOutput } from '../types';
 import type { ImagesResponse, VideoJob } from './dto';
 import { isInfraFailure, isPolicy } from './errors';
@@ -7,14 +7,21 @@ import { isInfraFailure, isPolicy } from './errors';
 /** Prefix of the ids we make for synchronous image generations (OpenAI gives them none). */
 export const IMAGE_JOB_PREFIX = 'img_';
 
-/** `POST /images/generations` body: `{model, prompt, n, size}` plus the free-form options. */
+/**
+ * Body fields that decide OpenAI's price or model: `n`, `size`, `quality` (images), `seconds`, `size`
+ * (videos). Written from the priced request after the consumer's options.
+ */
+export const OPENAI_PRICED_KEYS = ['model', 'n', 'size', 'quality', 'seconds'] as const;
+
+/** `POST /images/generations` body: the free-form options, then `{model, prompt, n, size?, quality?}`. */
 export function imageBody(request: MediaRequest): Record<string, unknown> {
   return {
+    ...withoutPriced(request.options, OPENAI_PRICED_KEYS),
     model: request.model,
     prompt: request.prompt,
     n: request.n ?? 1,
     ...(request.size !== undefined ? { size: request.size } : {}),
-    ...request.options,
+    ...(request.quality !== undefined ? { quality: request.quality } : {}),
   };
 }
 
@@ -26,12 +33,12 @@ export function videoBody(request: MediaRequest): Record<string, unknown> {
   const size = request.size ?? videoSize(request.resolution, request.aspectRatio);
   const image = request.references.imageUrl ?? request.references.imageUrls?.[0];
   return {
+    ...withoutPriced(request.options, OPENAI_PRICED_KEYS),
     model: request.model,
     prompt: request.prompt,
     ...(request.duration !== undefined ? { seconds: String(request.duration) } : {}),
     ...(size !== undefined ? { size } : {}),
     ...(image !== undefined ? { input_reference: { image_url: image } } : {}),
-    ...request.options,
   };
 }
 

@@ -7,7 +7,7 @@ import { badResponse, joinUrl, parseBody, parseChannelSettings, sendOk, type Htt
 import type { CancelOutcome, ChannelAccess, JobRef, MediaProvider, MediaRequest, ProviderJob } from '../types';
 import { Prediction, ReplicateSettings } from './dto';
 import { readReplicateError } from './errors';
-import { createTarget, predictionJob } from './mapping';
+import { REPLICATE_PRICED_KEYS, createTarget, predictionJob } from './mapping';
 
 const PROVIDER = 'replicate';
 
@@ -58,16 +58,26 @@ export function createReplicateProvider(): MediaProvider {
   }
 
   /**
-   * Replicate cancels starting and processing predictions and answers with the prediction: `canceled`
-   * (or still running, the request being accepted) → `cancelled`; already final → `already_finished`.
+   * Replicate cancels starting and processing predictions and answers with the prediction: `canceled` or
+   * still `starting` (never ran, never billed) → `cancelled`; still `processing` → `requested` (it bills
+   * the predict time, and may still finish); already final → `already_finished`.
    */
   async function cancel(channel: ChannelAccess, job: JobRef): Promise<CancelOutcome> {
     const c = call(channel, 'cancel', 'POST', `predictions/${encodeURIComponent(job.jobId)}/cancel`);
     const reply = await sendOk(c, readReplicateError, { notFoundCode: 'not_found' });
     const p = parseBody(c, reply, Prediction);
-    if (p.status === 'canceled' || p.status === 'starting' || p.status === 'processing') return 'cancelled';
+    if (p.status === 'canceled' || p.status === 'starting') return 'cancelled';
+    if (p.status === 'processing') return 'requested';
     return 'already_finished';
   }
 
-  return { id: PROVIDER, kinds: ['image', 'video', 'music'], submit, status, cancel };
+  return {
+    id: PROVIDER,
+    kinds: ['image', 'video', 'music'],
+    pricedKeys: REPLICATE_PRICED_KEYS,
+    deliveredFrom: 'images: the output files; video and music: the priced duration (Replicate reports no length)',
+    submit,
+    status,
+    cancel,
+  };
 }

@@ -28,14 +28,24 @@ export const REPLICATE_INPUT_KEYS: ResolvedInputKeys = {
   aspectRatio: 'aspect_ratio',
   n: 'num_outputs',
   seed: 'seed',
+  quality: 'quality',
 };
+
+/**
+ * Input fields that decide a Replicate model's price: duration (also `seconds`, `num_frames`), the output
+ * count, size, resolution and quality. With the channel's renamed `inputKeys` they are written from the
+ * priced request after the options. (The model itself is in the URL or `version`, never in the input.)
+ */
+export const REPLICATE_PRICED_KEYS = [
+  'duration', 'seconds', 'num_frames', 'num_outputs', 'size', 'resolution', 'quality',
+] as const;
 
 /** Where and what to POST: a pinned version goes to `/predictions`, a bare model to its own route. */
 export function createTarget(
   request: MediaRequest,
   inputKeys: InputKeys | undefined,
 ): { path: string; body: Record<string, unknown> } {
-  const input = buildModelInput(request, REPLICATE_INPUT_KEYS, inputKeys);
+  const input = buildModelInput(request, REPLICATE_INPUT_KEYS, inputKeys, REPLICATE_PRICED_KEYS);
   const model = request.model.trim();
   const pinned = /^([\w.-]+\/[\w.-]+):([0-9a-f]{8,})$/i.exec(model);
   if (pinned) return { path: 'predictions', body: { version: pinned[2], input } };

@@ -117,12 +117,12 @@ describe('in-flight failures (COMPLETED with an error result)', () => {
 });
 
 describe('cancel', () => {
-  it('a queued request: CANCELLATION_REQUESTED → cancelled, then reads cancelled', async () => {
+  it('a queued request: CANCELLATION_REQUESTED → requested, then reads cancelled', async () => {
     fake.planNextJobs({ queueMs: Infinity });
     const request = image();
     const job = await provider.submit(channelFor(fake), request, ctx);
     const ref = { jobId: job.jobId, handles: job.handles, request };
-    expect(await provider.cancel!(channelFor(fake), ref)).toBe('cancelled');
+    expect(await provider.cancel!(channelFor(fake), ref)).toBe('requested');
     expect(fake.requestsTo('PUT', `/fal-ai/flux/requests/${job.jobId}/cancel`)).toHaveLength(1);
     expect((await pollToEnd(provider, channelFor(fake), ref)).final.status).toBe('cancelled');
   });
@@ -139,7 +139,7 @@ describe('cancel', () => {
     const job = await provider.submit(channelFor(fake), request, ctx);
     await sleep(10);
     const ref = { jobId: job.jobId, handles: job.handles, request };
-    expect(await provider.cancel!(channelFor(fake), ref)).toBe('cancelled');
+    expect(await provider.cancel!(channelFor(fake), ref)).toBe('requested');
     expect((await pollToEnd(provider, channelFor(fake), ref)).final.status).toBe('succeeded');
   });
 });

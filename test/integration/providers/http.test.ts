@@ -70,12 +70,23 @@ describe('small helpers', () => {
     expect(joinUrl('http://h/v1', 'videos')).toBe('http://h/v1/videos');
   });
 
-  it('builds model inputs: set fields under their names, null drops, options win', () => {
+  it('builds model inputs: set fields under their names, null drops, the request fields over the options', () => {
     const input = buildModelInput(
       mediaRequest({ kind: 'video', model: 'a/b', duration: 5, seed: 1, references: { imageUrl: 'u' }, options: { seed: 9, extra: true } }),
       REPLICATE_INPUT_KEYS,
       { duration: null },
+      ['duration'],
     );
-    expect(input).toEqual({ prompt: 'a red fox in the snow', image: 'u', seed: 9, extra: true });
+    expect(input).toEqual({ prompt: 'a red fox in the snow', image: 'u', seed: 1, extra: true });
+  });
+
+  it('drops priced keys from the options, renamed ones too, and writes the priced values last', () => {
+    const input = buildModelInput(
+      mediaRequest({ kind: 'video', model: 'a/b', duration: 5, options: { duration: 12, length_s: 30, num_outputs: 4, style: 'x' } }),
+      REPLICATE_INPUT_KEYS,
+      { duration: 'length_s' },
+      ['duration', 'num_outputs'],
+    );
+    expect(input).toEqual({ prompt: 'a red fox in the snow', length_s: 5, style: 'x' });
   });
 });
