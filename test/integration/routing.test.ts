@@ -312,7 +312,7 @@ describe('routing across adapters', () => {
       await expectNoSecrets(taskId, customer.key, [a.fake.apiKey, b.fake.apiKey], b.upstream);
     });
 
-    it(`cancels: ${spec.cancelMethod ? `${spec.cancelMethod} upstream` : 'no cancel upstream (the protocol has none)'}, ends cancelled, refunds exactly`, async () => {
+    it(`cancels: ${spec.cancelMethod ? `${spec.cancelMethod} upstream, ends cancelled, refunds exactly` : 'no cancel upstream (the protocol has none): follows the job and charges what it delivered'}`, async () => {
       const { model, channels, customer } = await scenario(spec);
       const [a, b] = channels;
       a.fake.planNextJobs(spec.cancelPlan);
@@ -325,17 +325,22 @@ describe('routing across adapters', () => {
       expect(cancelled.status).toBe(200);
       expect(cancelled.body.id).toBe(taskId);
 
+      if (!spec.cancelMethod) {
+        // The provider bills a job it can't stop: the task follows it and is settled as delivered.
+        expect(cancelled.body.status).toBe('processing');
+        a.fake.finishJob(jobId);
+        const delivered = await waitForTask(gw, customer.key, taskId, { timeoutMs: 15_000 });
+        expect(delivered).toMatchObject({ status: 'succeeded', credits: { reserved: PRICE, charged: PRICE, refunded: 0 } });
+        expect(delivered.output).toHaveLength(1);
+        expect(await accountOf(gw, customer.accountId)).toMatchObject({ balance: CREDITS - PRICE, reserved: 0 });
+        expect(cancelCalls(a.fake, jobId)).toEqual([]);
+        return;
+      }
       const task = await waitForTask(gw, customer.key, taskId, { timeoutMs: 15_000 });
       expect(task).toMatchObject({ status: 'cancelled', credits: { reserved: PRICE, charged: 0, refunded: PRICE }, output: [] });
       expect(await accountOf(gw, customer.accountId)).toMatchObject({ balance: CREDITS, reserved: 0 });
-      const calls = cancelCalls(a.fake, jobId);
-      if (spec.cancelMethod) {
-        expect(calls.map((r) => r.method)).toEqual([spec.cancelMethod]);
-        expect(a.fake.jobPhase(jobId)).toBe('cancelled');
-      } else {
-        expect(calls).toEqual([]);
-        expect(a.fake.jobPhase(jobId)).toBe('running');
-      }
+      expect(cancelCalls(a.fake, jobId).map((r) => r.method)).toEqual([spec.cancelMethod]);
+      expect(a.fake.jobPhase(jobId)).toBe('cancelled');
       expect(spec.submitted(a.fake)).toEqual([a.upstream]);
       expect(b.fake.requests).toHaveLength(0);
     });
@@ -346,6 +351,14 @@ describe('routing across adapters', () => {
       a.fake.planNextJobs(spec.cancelPlan);
       const started = Date.now();
       const taskId = await createVideo(customer.key, model);
+      if (!spec.cancelMethod) {
+        // Nothing can stop it upstream: past the deadline the task follows the job; here the job then fails.
+        const jobId = await eventually('the job', async () => (a.fake.jobs.size > 0 ? a.fake.lastJob().id : undefined), 10_000);
+        await new Promise((resolve) => setTimeout(resolve, 2500));
+        expect((await gw.request('GET', `/v1/tasks/${taskId}`, { key: customer.key })).body.status).toBe('processing');
+        a.fake.job(jobId).plan.outcome = { kind: 'fail', code: 'internal_error' };
+        a.fake.finishJob(jobId);
+      }
 
       const task = await waitForTask(gw, customer.key, taskId, { timeoutMs: 20_000 });
       expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
@@ -369,7 +382,7 @@ describe('routing across adapters', () => {
   describe('ark cancel rules', () => {
     const ark = CASES.find((c) => c.provider === 'ark')!;
 
-    it('does not DELETE a running Ark task (Ark refuses it) but still ends the task cancelled and refunded', async () => {
+    it('does not DELETE a running Ark task (Ark refuses it); a job that fails anyway is refunded', async () => {
       const { model, channels, customer } = await scenario(ark);
       const [a] = channels;
       a.fake.planNextJobs(RUNNING_FOREVER);
@@ -381,11 +394,31 @@ describe('routing across adapters', () => {
 
       const cancelled = await gw.request('POST', `/v1/tasks/${taskId}/cancel`, { key: customer.key });
       expect(cancelled.status).toBe(200);
+      expect(cancelled.body.status).toBe('processing');
+      a.fake.job(jobId).plan.outcome = { kind: 'fail', code: 'InternalServiceError' };
+      a.fake.finishJob(jobId);
       const task = await waitForTask(gw, customer.key, taskId, { timeoutMs: 15_000 });
       expect(task).toMatchObject({ status: 'cancelled', credits: { reserved: PRICE, charged: 0, refunded: PRICE } });
       expect(await accountOf(gw, customer.accountId)).toMatchObject({ balance: CREDITS, reserved: 0 });
       expect(a.fake.requestsTo('DELETE', /./)).toEqual([]);
-      expect(a.fake.jobPhase(jobId)).toBe('running');
+    });
+
+    it('a running Ark task that completes after the cancel is settled as delivered, its output kept', async () => {
+      const { model, channels, customer } = await scenario(ark);
+      const [a] = channels;
+      a.fake.planNextJobs(RUNNING_FOREVER);
+      const taskId = await createVideo(customer.key, model);
+      await waitForTask(gw, customer.key, taskId, { until: (t) => t.status === 'processing', timeoutMs: 15_000 });
+      const jobId = await providerJobId(taskId);
+      a.fake.startJob(jobId);
+
+      expect((await gw.request('POST', `/v1/tasks/${taskId}/cancel`, { key: customer.key })).status).toBe(200);
+      a.fake.finishJob(jobId);
+      const task = await waitForTask(gw, customer.key, taskId, { timeoutMs: 15_000 });
+      expect(task).toMatchObject({ status: 'succeeded', credits: { reserved: PRICE, charged: PRICE, refunded: 0 } });
+      expect(task.output).toHaveLength(1);
+      expect(await accountOf(gw, customer.accountId)).toMatchObject({ balance: CREDITS - PRICE, reserved: 0 });
+      expect(a.fake.requestsTo('DELETE', /./)).toEqual([]);
     });
   });
 
