@@ -14,13 +14,25 @@ export function parsePricing(value: string): Record<string, number> {
   });
 }
 
+/** A JSON flag (`--price-tiers '{"by":"resolution",...}'`); the API validates its shape. */
+function parseJson(value: string, name: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    throw new CliError(`${name} must be JSON`);
+  }
+}
+
 const pricing = (m: Model) => Object.entries(m.pricing).map(([name, credits]) => `${name}=${credits}`).join(',');
 
 export const models: CommandGroup = {
   add: {
-    usage: '--id ID --category C --pricing per_second=5,per_image=10 [--default-duration S] [--deadline S]',
+    usage: '--id ID --category C --pricing per_second=5,per_image=10 [--default-duration S] [--durations 5,10] [--max-outputs N] [--price-tiers JSON] [--deadline S]',
     summary: 'Publish a model (category: chat, embedding, image, video, music)',
-    options: { id: flag.string, category: flag.string, pricing: flag.string, 'default-duration': flag.string, deadline: flag.string },
+    options: {
+      id: flag.string, category: flag.string, pricing: flag.string, 'default-duration': flag.string, deadline: flag.string,
+      durations: flag.string, 'max-outputs': flag.string, 'price-tiers': flag.string,
+    },
     async run({ values, api, emit }) {
       const model = await api.call<Model>('POST', '/admin/models', {
         body: {
@@ -28,6 +40,9 @@ export const models: CommandGroup = {
           category: required(values, 'category'),
           pricing: parsePricing(required(values, 'pricing')),
           default_duration: integer(values, 'default-duration'),
+          durations: values.durations === undefined ? undefined : String(values.durations).split(',').map((d) => Number(d.trim())),
+          max_outputs: integer(values, 'max-outputs'),
+          price_tiers: values['price-tiers'] === undefined ? undefined : parseJson(String(values['price-tiers']), '--price-tiers'),
           deadline_seconds: integer(values, 'deadline'),
         },
       });

@@ -3,12 +3,16 @@ import { createCustomer, createMockModel, startTestGateway, uniqueId, waitForTas
 import { deepJson, describeCase, fuzzHeaders, fuzzRequest, pathSegment, queryString, type FuzzCase, type FuzzRoute } from '../support/arbitraries';
 import { rawRequest, type RawAnswer } from '../support/raw-http';
 import { digestDiff, stateDigest, walletOf, type StateDigest } from '../support/state';
+import { MEDIA_PRICED_KEYS } from '../../src/providers';
+import { decodeJobId } from '../../src/providers/mock/mock-job';
 
 /**
  * Property-based fuzzing of every public and admin route with hostile requests: random JSON, near-miss
  * bodies, huge strings, deep nesting, invalid UTF-8, wrong content types, garbage headers and paths.
  * Every answer is below 500, every error is the brief's error format without secrets, and a rejected
- * request changes no row in the database. FUZZ_RUNS and FUZZ_SEED dig deeper or elsewhere
+ * request changes no row in the database. A funded tenant sends hostile media bodies (priced keys in
+ * options and unknown fields, odd durations and counts): each accepted one is charged its units in full
+ * and the provider is asked for no more than was charged. FUZZ_RUNS and FUZZ_SEED dig deeper or elsewhere
  * (e.g. FUZZ_RUNS=5000 FUZZ_SEED=7); a failure prints its seed and counterexample.
  */
 const PUBLIC_RUNS = Number(process.env.FUZZ_RUNS ?? 1000);
@@ -283,6 +287,66 @@ describe('hostile input fuzzing', () => {
       }
     }
     expect(wrong).toEqual([]);
+    expect(await walletOf(gw, funded.accountId)).toMatchObject({ reserved: 0 });
+  });
+
+  it('charges every hostile media body it accepts in full, and never asks the provider for more than was charged', async () => {
+    // The media fuzz tenant has credits: a hostile body that gets through shows up as a charge.
+    const funded = await createCustomer(gw, { credits: 1_000_000 });
+    secrets.push(funded.key, funded.webhookSecret);
+    // Literal prices: 3 credits an image; 2 a second of video (5 s by default); 1 a second of music (10 s).
+    const priced = {
+      image: (await createMockModel(gw, { category: 'image', pricing: { per_image: 3 }, settings: { durationMs: 50 } })).model,
+      video: (await createMockModel(gw, { category: 'video', pricing: { per_second: 2 }, defaultDuration: 5, settings: { durationMs: 50 } })).model,
+      music: (await createMockModel(gw, { category: 'music', pricing: { per_second: 1 }, defaultDuration: 10, settings: { durationMs: 50 } })).model,
+    };
+    const routes = { image: '/v1/images/generations', video: '/v1/videos', music: '/v1/music/generations' } as const;
+    const hostile = fc.oneof(fc.integer({ min: -3, max: 1000 }), fc.constantFrom('12', '0', '999', '4', '1080p', 'high', '1792x1024', 'pro-model'), fc.double({ noNaN: true }), fc.boolean());
+    const pricedKey = fc.constantFrom(...MEDIA_PRICED_KEYS);
+    const body = fc.record(
+      {
+        duration: fc.oneof(fc.integer({ min: -2, max: 700 }), fc.constantFrom(2.5, 0)),
+        seconds: fc.oneof(fc.constantFrom('0', '4', '12', '999', '5.5'), fc.integer({ min: 0, max: 20 })),
+        n: fc.integer({ min: 0, max: 12 }),
+        size: fc.constantFrom('1024x1024', '1792x1024'),
+        quality: fc.constantFrom('low', 'high'),
+        options: fc.dictionary(fc.oneof(pricedKey, fc.constantFrom('style', 'fps')), hostile, { maxKeys: 3 }),
+        unknown: fc.tuple(fc.oneof(pricedKey, fc.constantFrom('style', 'steps')), hostile),
+      },
+      { requiredKeys: [] },
+    );
+    const kinds = fc.constantFrom('image', 'video', 'music') as fc.Arbitrary<keyof typeof routes>;
+    let accepted = 0;
+
+    await fc.assert(
+      fc.asyncProperty(kinds, body, async (kind, generated) => {
+        tried.hostileValid++;
+        const { unknown, ...fields } = generated;
+        const sent = { model: priced[kind], prompt: 'a fox', ...fields, ...(unknown ? { [unknown[0]]: unknown[1] } : {}) };
+        const before = await walletOf(gw, funded.accountId);
+        const answer = await gw.request('POST', routes[kind], { key: funded.key, body: sent });
+        if (answer.status !== 200) {
+          // 404: the generated `model` field named a model that does not exist.
+          expect([400, 404]).toContain(answer.status);
+          expect(await walletOf(gw, funded.accountId)).toEqual(before);
+          return;
+        }
+        accepted++;
+        // Independently of the gateway: what this body asks for, at the literal prices above.
+        const seconds = fields.duration ?? (fields.seconds !== undefined ? Number(fields.seconds) : kind === 'video' ? 5 : 10);
+        const units = kind === 'image' ? (fields.n ?? 1) : seconds;
+        const quote = (kind === 'image' ? 3 : kind === 'video' ? 2 : 1) * units;
+        const task = await waitForTask(gw, funded.key, answer.body.id, { timeoutMs: 20_000 });
+        expect(task).toMatchObject({ status: 'succeeded', credits: { reserved: quote, charged: quote, refunded: 0 } });
+        expect(await walletOf(gw, funded.accountId)).toEqual({ balance: before.balance - quote, reserved: before.reserved });
+        // What the provider was asked to make: the mock encodes it in its job id.
+        const job = decodeJobId((await gw.admin('GET', `/admin/tasks/${task.id}`)).provider_job_id);
+        if (kind === 'image') expect(job.count).toBe(units);
+        else expect(job.seconds).toBe(units);
+      }),
+      { numRuns: Math.min(PUBLIC_RUNS, 150), seed: PUBLIC_SEED + 2, endOnFailure: true },
+    );
+    console.log(`media fuzz: ${accepted} hostile bodies accepted, each charged in full`);
     expect(await walletOf(gw, funded.accountId)).toMatchObject({ reserved: 0 });
   });
 });

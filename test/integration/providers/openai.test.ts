@@ -38,7 +38,7 @@ beforeEach(() => {
 
 describe('images (synchronous)', () => {
   it('maps the request, returns a final job with inline images, and sends the key only as Bearer', async () => {
-    const request = mediaRequest({ kind: 'image', model: 'gpt-image-1', n: 2, size: '1024x1024', options: { quality: 'low' } });
+    const request = mediaRequest({ kind: 'image', model: 'gpt-image-1', n: 2, size: '1024x1024', quality: 'low', options: { output_format: 'png' } });
     const job = await provider.submit(channelFor(fake), request, { taskId: 'task_abc', attempt: 3 });
 
     expect(job).toMatchObject({ jobId: 'img_task_abc_3', status: 'succeeded', progress: 100, usage: { images: 2 } });
@@ -48,7 +48,7 @@ describe('images (synchronous)', () => {
       expect(isPng(Buffer.from(out.base64 ?? '', 'base64'))).toBe(true);
     }
     const [sent] = fake.requestsTo('POST', '/v1/images/generations');
-    expect(sent.body).toEqual({ model: 'gpt-image-1', prompt: 'a red fox in the snow', n: 2, size: '1024x1024', quality: 'low' });
+    expect(sent.body).toEqual({ model: 'gpt-image-1', prompt: 'a red fox in the snow', n: 2, size: '1024x1024', quality: 'low', output_format: 'png' });
     expect(sent.headers.authorization).toBe(`Bearer ${fake.apiKey}`);
 
     const opened = await provider.openOutput!(channelFor(fake), { jobId: job.jobId, request }, job.outputs[0]);
