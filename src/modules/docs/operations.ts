@@ -36,7 +36,10 @@ function mediaTask(path: string, kind: 'image' | 'video' | 'music', body: NamedS
     method: 'post', path, operationId: `create${kind[0]!.toUpperCase()}${kind.slice(1)}Task`, tag: 'Media tasks', access: 'consumer',
     summary,
     description: `Reserves the model's price from the wallet and starts an asynchronous ${kind} task; poll \`GET /v1/tasks/{task_id}\` `
-      + 'or pass `callback_url` for a signed webhook. Unknown fields are passed to the provider as options.',
+      + 'or pass `callback_url` for a signed webhook. Unknown fields are passed to the provider as options, except a field that '
+      + 'decides the price or the model in any provider\'s spelling (`num_images`, `frames`, `options.duration`...): 400 naming it. '
+      + 'The duration, output count and priced tier sent upstream are exactly the ones priced (the model\'s `default_duration` and '
+      + '`price_tiers.default` when absent); the task is charged what the provider delivered, never more than the quote.',
     idempotent: true, body,
     response: { status: 200, description: `The task was accepted (object \`gateway.${kind}.task\`)`, json: res.taskCreated },
     errors: mediaErrors,
@@ -200,6 +203,8 @@ export const operations: OperationSpec[] = [
   },
   {
     method: 'post', path: '/admin/models', operationId: 'adminCreateModel', tag: 'Admin: models', access: 'admin', summary: 'Publish a model',
+    description: 'A `per_second` video or music model needs `default_duration`; `durations`, `max_outputs` and `price_tiers` '
+      + '(`{by: resolution | size | quality, default, prices: {value: pricing}}`) say what its upstream accepts and how its price varies.',
     body: named('CreateModelBody', CreateModelBody),
     response: { status: 201, description: 'The model', json: res.model },
     errors: { 409: ['model_exists'] },
