@@ -382,7 +382,8 @@ describe('routing across adapters', () => {
   describe('ark cancel rules', () => {
     const ark = CASES.find((c) => c.provider === 'ark')!;
 
-    it('does not DELETE a running Ark task (Ark refuses it); a job that fails anyway is refunded', async () => {
+    /** A task whose Ark job is running (Ark refuses to DELETE it), then cancelled by its consumer. */
+    async function cancelRunningArkTask() {
       const { model, channels, customer } = await scenario(ark);
       const [a] = channels;
       a.fake.planNextJobs(RUNNING_FOREVER);
@@ -391,8 +392,12 @@ describe('routing across adapters', () => {
       const jobId = await providerJobId(taskId);
       a.fake.startJob(jobId);
       expect(a.fake.jobPhase(jobId)).toBe('running');
-
       const cancelled = await gw.request('POST', `/v1/tasks/${taskId}/cancel`, { key: customer.key });
+      return { a, customer, taskId, jobId, cancelled };
+    }
+
+    it('does not DELETE a running Ark task (Ark refuses it); a job that fails anyway is refunded', async () => {
+      const { a, customer, taskId, jobId, cancelled } = await cancelRunningArkTask();
       expect(cancelled.status).toBe(200);
       expect(cancelled.body.status).toBe('processing');
       a.fake.job(jobId).plan.outcome = { kind: 'fail', code: 'InternalServiceError' };
@@ -404,15 +409,8 @@ describe('routing across adapters', () => {
     });
 
     it('a running Ark task that completes after the cancel is settled as delivered, its output kept', async () => {
-      const { model, channels, customer } = await scenario(ark);
-      const [a] = channels;
-      a.fake.planNextJobs(RUNNING_FOREVER);
-      const taskId = await createVideo(customer.key, model);
-      await waitForTask(gw, customer.key, taskId, { until: (t) => t.status === 'processing', timeoutMs: 15_000 });
-      const jobId = await providerJobId(taskId);
-      a.fake.startJob(jobId);
-
-      expect((await gw.request('POST', `/v1/tasks/${taskId}/cancel`, { key: customer.key })).status).toBe(200);
+      const { a, customer, taskId, jobId, cancelled } = await cancelRunningArkTask();
+      expect(cancelled.status).toBe(200);
       a.fake.finishJob(jobId);
       const task = await waitForTask(gw, customer.key, taskId, { timeoutMs: 15_000 });
       expect(task).toMatchObject({ status: 'succeeded', credits: { reserved: PRICE, charged: PRICE, refunded: 0 } });
