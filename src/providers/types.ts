@@ -87,8 +87,12 @@ export interface MediaProvider {
   status(channel: ChannelAccess, job: JobRef): Promise<ProviderJob>;
   /** Cancel a job where the protocol allows it. */
   cancel?(channel: ChannelAccess, job: JobRef): Promise<CancelOutcome>;
-  /** Open an output for download when a plain GET of `output.url` is not enough (auth, built-in). */
-  openOutput?(channel: ChannelAccess, job: JobRef, output: ProviderOutput): Promise<OpenedOutput>;
+  /**
+   * Open an output for download when a plain GET of `output.url` is not enough (auth, built-in). Null: a
+   * plain GET is enough, and the gateway's guarded download (private addresses refused, every redirect
+   * checked, size capped) makes it. Never fetch a URL the provider's answer named here.
+   */
+  openOutput?(channel: ChannelAccess, job: JobRef, output: ProviderOutput): Promise<OpenedOutput | null>;
 }
 
 export interface SubmitContext {

@@ -5,3 +5,4 @@ export { OpenAIChatFake, fakeEmbedding, fakePromptTokens, fakeReplyPieces, fakeT
 export { ArkFake, startArkFake, type ArkFakeOptions } from './ark-fake';
 export { ReplicateFake, replicateToken, startReplicateFake, type ReplicateOutputShape } from './replicate-fake';
 export { FAL_REQUEST_ERROR_TYPES, FalFake, startFalFake, type FalAudioKey, type FalFakeOptions } from './fal-fake';
+export { HTML_WITH_SCRIPT, SVG_WITH_SCRIPT, type OutputServing } from './rough-outputs';

@@ -51,26 +51,27 @@ describe('images (synchronous)', () => {
     expect(sent.body).toEqual({ model: 'gpt-image-1', prompt: 'a red fox in the snow', n: 2, size: '1024x1024', quality: 'low' });
     expect(sent.headers.authorization).toBe(`Bearer ${fake.apiKey}`);
 
-    const opened = await provider.openOutput!(channelFor(fake), { jobId: job.jobId, request }, job.outputs[0]);
+    const opened = (await provider.openOutput!(channelFor(fake), { jobId: job.jobId, request }, job.outputs[0]))!;
     expect(isPng(await readAll(opened.body))).toBe(true);
   });
 
-  it('dall-e answers URLs that download without the key and expire after their TTL', async () => {
+  it('dall-e answers URLs that download without the key and expire after their TTL; openOutput leaves them to the guarded download', async () => {
     fake.setOutputTtlMs(500);
     const request = mediaRequest({ kind: 'image', model: 'dall-e-3' });
     const job = await provider.submit(channelFor(fake), request, ctx);
     const url = job.outputs[0].url!;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/files\//);
 
-    const opened = await provider.openOutput!(channelFor(fake), { jobId: job.jobId, request }, job.outputs[0]);
-    expect(isPng(await readAll(opened.body))).toBe(true);
-    const fileRequest = fake.requestsTo('GET', '/files/')[0];
-    expect(fileRequest.headers.authorization).toBeUndefined();
+    // A pre-signed URL on any host: the adapter does not fetch it, the gateway's guarded client does.
+    expect(await provider.openOutput!(channelFor(fake), { jobId: job.jobId, request }, job.outputs[0])).toBeNull();
+    expect(fake.requestsTo('GET', '/files/')).toHaveLength(0);
+    const first = await download(url);
+    expect(first.status).toBe(200);
+    expect(isPng(first.bytes)).toBe(true);
+    expect(fake.requestsTo('GET', '/files/')[0].headers.authorization).toBeUndefined();
 
     await sleep(550);
     expect((await download(url)).status).toBe(403);
-    const err = await providerError(provider.openOutput!(channelFor(fake), { jobId: job.jobId, request }, job.outputs[0]));
-    expect(err).toMatchObject({ code: 'upstream_auth_failed', httpStatus: 403 });
   });
 
   it('has nothing to poll or cancel: status throws not_found, cancel says already_finished', async () => {
@@ -116,7 +117,7 @@ describe('videos (jobs)', () => {
 
     // The content URL needs the key: a plain GET is refused, openOutput works.
     expect((await download(final.outputs[0].url!)).status).toBe(401);
-    const opened = await provider.openOutput!(channelFor(fake), ref, final.outputs[0]);
+    const opened = (await provider.openOutput!(channelFor(fake), ref, final.outputs[0]))!;
     expect(opened.contentType).toBe('video/mp4');
     expect(isMp4(await readAll(opened.body))).toBe(true);
     const contentCall = fake.requestsTo('GET', `/v1/videos/${submitted.jobId}/content`).pop()!;
