@@ -6,7 +6,7 @@ import { createOutboundClient, OutboundRefusedError, OutboundTimeoutError } from
 import { loadChannelAccess } from '../src/routing/channel-access';
 import { extensionFor } from '../src/storage/asset-links';
 import { AssetTooLargeError } from '../src/storage/asset-store';
-import { ProviderError, type ProviderOutput } from '../src/providers/types';
+import { ProviderError, type OutputRequest, type ProviderOutput } from '../src/providers/types';
 import type { AttemptFailure, FinishedJob, JobHandle, MediaKind, MediaTaskRequest } from '../workflows/types';
 import type { ActivityDeps } from './deps';
 import { withHeartbeat } from './heartbeat';
@@ -88,6 +88,7 @@ export function createAssetActivities(deps: ActivityDeps) {
         }
         const ref = { jobId: input.job.jobId, handles: input.job.handles, request: { kind: input.kind, model: input.upstreamModel, ...input.request } };
         const providerOutput: ProviderOutput = { url: output.url, contentType: output.contentType };
+        let request: OutputRequest | undefined;
         if (provider.openOutput) {
           let opened;
           try {
@@ -98,12 +99,19 @@ export function createAssetActivities(deps: ActivityDeps) {
             if (error instanceof ProviderError && !error.retryable) throw outputFailure('output_unavailable', error.message);
             throw error;
           }
-          if (opened) return opened.body;
+          if (opened && 'request' in opened) request = opened.request;
+          else if (opened) return opened.body;
         }
-        if (!output.url) throw ApplicationFailure.nonRetryable('The provider returned an output without a URL', 'OutputWithoutUrl');
-        const inline = decodeDataUri(output.url, maxBytes);
+        const url = request?.url ?? output.url;
+        if (!url) throw ApplicationFailure.nonRetryable('The provider returned an output without a URL', 'OutputWithoutUrl');
+        const inline = request ? undefined : decodeDataUri(url, maxBytes);
         if (inline) return Readable.from([inline]);
-        const response = await client.request(output.url, { timeoutMs, maxRedirects: MAX_REDIRECTS, headers: { accept: '*/*' } });
+        const response = await client.request(url, {
+          timeoutMs: Math.min(timeoutMs, request?.timeoutMs ?? timeoutMs),
+          maxRedirects: MAX_REDIRECTS,
+          // An adapter's request is on its channel's host, the operator's choice; only its redirects are checked.
+          ...(request ? { headers: request.headers, trustFirstHop: true } : { headers: { accept: '*/*' } }),
+        });
         if (response.status < 200 || response.status > 299) {
           response.body.resume();
           // An expired, missing or refused output will not come back (a dead signed URL may answer any 4xx):

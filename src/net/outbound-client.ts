@@ -40,7 +40,15 @@ export interface OutboundRequest {
   timeoutMs: number;
   /** Redirects to follow (each hop checked again); 0 returns a 3xx answer as it is. Only GETs follow. */
   maxRedirects?: number;
+  /**
+   * The first URL is the operator's own choice (a channel's base URL, which may be private): it is not
+   * checked, its redirects are. Headers (credentials) never follow a redirect to another origin.
+   */
+  trustFirstHop?: boolean;
 }
+
+/** Headers that may follow a redirect to another origin; everything else (credentials) stays behind. */
+const CROSS_ORIGIN_HEADERS = new Set(['accept', 'user-agent']);
 
 /** An answer whose body is still to be read (or `resume()`d away). */
 export interface OutboundResponse {
@@ -86,14 +94,20 @@ export function createOutboundClient(guard: OutboundGuard): OutboundClient {
         limit.abort();
         answer?.destroy(new OutboundTimeoutError(opts.timeoutMs));
       }, opts.timeoutMs);
+      // The request's own socket keeps the process up while it matters; the limit alone never should.
+      timer.unref();
       const done = () => clearTimeout(timer);
       let current = url;
+      let headers = opts.headers ?? {};
       try {
         for (let hop = 0; ; hop++) {
-          const verdict = await guard.check(current);
-          if (!verdict.ok) throw new OutboundRefusedError(`Refused ${hop === 0 ? 'the URL' : `redirect ${hop}`}: it ${verdict.reason}`);
+          const trusted = hop === 0 && opts.trustFirstHop === true;
+          if (!trusted) {
+            const verdict = await guard.check(current);
+            if (!verdict.ok) throw new OutboundRefusedError(`Refused ${hop === 0 ? 'the URL' : `redirect ${hop}`}: it ${verdict.reason}`);
+          }
           if (limit.signal.aborted) throw new OutboundTimeoutError(opts.timeoutMs);
-          answer = await send(current, method, opts, lookup, limit.signal);
+          answer = await send(current, { method, headers, body: opts.body }, trusted ? undefined : lookup, limit.signal);
           const status = answer.statusCode ?? 0;
           const location = answer.headers.location;
           if (!isRedirect(status) || !location || maxRedirects === 0) {
@@ -102,7 +116,9 @@ export function createOutboundClient(guard: OutboundGuard): OutboundClient {
           }
           answer.resume();
           if (hop >= maxRedirects) throw new OutboundRefusedError(`Refused: more than ${maxRedirects} redirects`);
-          current = new URL(location, current).toString();
+          const next = new URL(location, current);
+          if (next.origin !== new URL(current).origin) headers = Object.fromEntries(Object.entries(headers).filter(([name]) => CROSS_ORIGIN_HEADERS.has(name.toLowerCase())));
+          current = next.toString();
         }
       } catch (error) {
         done();
@@ -113,14 +129,19 @@ export function createOutboundClient(guard: OutboundGuard): OutboundClient {
   };
 }
 
-function send(url: string, method: string, opts: OutboundRequest, lookup: LookupFunction, signal: AbortSignal): Promise<http.IncomingMessage> {
+function send(
+  url: string,
+  opts: { method: string; headers: Record<string, string>; body?: string },
+  lookup: LookupFunction | undefined,
+  signal: AbortSignal,
+): Promise<http.IncomingMessage> {
   const target = new URL(url);
   const client = target.protocol === 'https:' ? https : http;
   const headers: Record<string, string | number> = { ...opts.headers };
   if (opts.body !== undefined) headers['content-length'] = Buffer.byteLength(opts.body);
   return new Promise((resolve, reject) => {
     // node connects to an IP literal without calling `lookup`: the guard's check before this call covered it.
-    const request = client.request(target, { method, headers, lookup, signal }, resolve);
+    const request = client.request(target, { method: opts.method, headers, lookup, signal }, resolve);
     request.on('error', reject);
     request.end(opts.body);
   });

@@ -165,6 +165,45 @@ describe('SSRF: the shared outbound client (downloads, callbacks)', () => {
     }
   });
 
+  it("trusts only the first hop of an adapter's request, and never carries its credentials to another origin", async () => {
+    const trap = await startRecorder('127.0.0.2');
+    const seen: { path: string; authorization?: string }[] = [];
+    const channelHost = http.createServer((req, res) => {
+      seen.push({ path: req.url ?? '', authorization: req.headers.authorization });
+      const port = (channelHost.address() as AddressInfo).port;
+      const location = req.url === '/to-cdn' ? `http://localhost:${port}/cdn` : req.url === '/same' ? '/same-file' : req.url === '/to-trap' ? trap.url('/x') : undefined;
+      res.writeHead(location ? 302 : 200, location ? { location } : {}).end('ok');
+    });
+    await new Promise<void>((resolve) => channelHost.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(channelHost.address() as AddressInfo).port}`;
+    const strict = createOutboundClient(createOutboundGuard({ allowlist: [] }));
+    const credential = { authorization: 'Bearer channel-key', accept: '*/*' };
+    try {
+      // The channel's own host may be private (the operator chose it); what it redirects to may not.
+      const own = await strict.request(`${base}/file`, { timeoutMs: 5000, headers: credential, trustFirstHop: true });
+      own.body.resume();
+      expect(own.status).toBe(200);
+      await expect(strict.request(`${base}/file`, { timeoutMs: 5000, headers: credential })).rejects.toThrow(/Refused the URL/);
+      await expect(strict.request(`${base}/to-trap`, { timeoutMs: 5000, headers: credential, trustFirstHop: true, maxRedirects: 5 })).rejects.toThrow(/Refused redirect 1/);
+      expect(trap.hits).toEqual([]);
+      // Same origin keeps the credential; another origin (localhost is another host name) never gets it.
+      for (const path of ['/same', '/to-cdn']) {
+        const answer = await client.request(`${base}${path}`, { timeoutMs: 5000, headers: credential, trustFirstHop: true, maxRedirects: 5 });
+        answer.body.resume();
+      }
+      expect(seen.filter((s) => s.path !== '/file' && s.path !== '/to-trap')).toEqual([
+        { path: '/same', authorization: 'Bearer channel-key' },
+        { path: '/same-file', authorization: 'Bearer channel-key' },
+        { path: '/to-cdn', authorization: 'Bearer channel-key' },
+        { path: '/cdn', authorization: undefined },
+      ]);
+    } finally {
+      await trap.stop();
+      channelHost.closeAllConnections();
+      await new Promise<void>((resolve) => channelHost.close(() => resolve()));
+    }
+  });
+
   it('never follows a redirect for a POST (a callback): the 3xx is the answer', async () => {
     const trap = await startRecorder('127.0.0.2');
     const receiver = await startRecorder('127.0.0.1', () => ({ status: 307, headers: { location: trap.url('/steal') } }));

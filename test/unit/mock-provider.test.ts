@@ -323,7 +323,7 @@ describe('mock provider', () => {
       const bodies: Buffer[] = [];
       for (const [i, output] of done.outputs.entries()) {
         expect(output).toEqual({ url: `mock://${done.jobId}/${i}`, contentType: 'image/png' });
-        const opened = (await provider.openOutput!(channel, ref(done, req), output))!;
+        const opened = await provider.openOutput!(channel, ref(done, req), output);
         expect(opened.contentType).toBe('image/png');
         const png = await readAll(opened.body);
         expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
@@ -334,7 +334,7 @@ describe('mock provider', () => {
         bodies.push(png);
       }
       expect(bodies[0]).not.toEqual(bodies[1]);
-      const reopened = (await provider.openOutput!(channel, ref(done, req), done.outputs[0]))!;
+      const reopened = await provider.openOutput!(channel, ref(done, req), done.outputs[0]);
       expect(await readAll(reopened.body)).toEqual(bodies[0]);
     });
 
@@ -342,7 +342,7 @@ describe('mock provider', () => {
       const { provider, channel, at } = setup();
       const req = request('image');
       const done = await finished(provider, channel, at, req);
-      const png = await readAll((await provider.openOutput!(channel, ref(done, req), done.outputs[0]))!.body);
+      const png = await readAll((await provider.openOutput!(channel, ref(done, req), done.outputs[0])).body);
       expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([64, 64]);
     });
 
@@ -356,7 +356,7 @@ describe('mock provider', () => {
         const done = await finished(provider, channel, at, req);
         expect(done.usage).toEqual({ seconds });
         expect(done.outputs).toEqual([{ url: `mock://${done.jobId}/0`, contentType: 'video/mp4' }]);
-        const opened = (await provider.openOutput!(channel, ref(done, req), done.outputs[0]))!;
+        const opened = await provider.openOutput!(channel, ref(done, req), done.outputs[0]);
         expect(opened.contentType).toBe('video/mp4');
         const mp4 = await readAll(opened.body);
         expect(mp4.toString('latin1', 4, 8)).toBe('ftyp');
@@ -370,14 +370,14 @@ describe('mock provider', () => {
       const done = await finished(provider, channel, at, req);
       expect(done.usage).toEqual({ seconds: 30 });
       expect(done.outputs).toEqual([{ url: `mock://${done.jobId}/0`, contentType: 'audio/wav' }]);
-      const wav = await readAll((await provider.openOutput!(channel, ref(done, req), done.outputs[0]))!.body);
+      const wav = await readAll((await provider.openOutput!(channel, ref(done, req), done.outputs[0])).body);
       expect(wav.toString('latin1', 0, 4)).toBe('RIFF');
       expect(readWavDurationSeconds(wav)).toBe(2);
 
       const short = request('music', { duration: 1 });
       const one = await finished(provider, channel, at, short);
       expect(one.usage).toEqual({ seconds: 1 });
-      const wav1 = await readAll((await provider.openOutput!(channel, ref(one, short), one.outputs[0]))!.body);
+      const wav1 = await readAll((await provider.openOutput!(channel, ref(one, short), one.outputs[0])).body);
       expect(readWavDurationSeconds(wav1)).toBe(1);
     });
 

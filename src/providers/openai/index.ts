@@ -7,7 +7,6 @@ import { Readable } from 'node:stream';
 import {
   badResponse,
   joinUrl,
-  openStream,
   parseBody,
   parseChannelSettings,
   sendOk,
@@ -21,6 +20,7 @@ import {
   type MediaProvider,
   type MediaRequest,
   type OpenedOutput,
+  type OutputRequest,
   type ProviderJob,
   type ProviderOutput,
   type SubmitContext,
@@ -103,10 +103,10 @@ export function createOpenAIProvider(): MediaProvider {
 
   /**
    * Inline images are decoded; image URLs are pre-signed, need no key and may be on any host: null hands
-   * them to the gateway's guarded download. Video content is fetched from `GET /videos/{id}/content`
-   * with the channel's key.
+   * them to the gateway's guarded download. Video content is `GET /videos/{id}/content` with the
+   * channel's key, which the gateway makes (guarded redirects, the key never sent to another origin).
    */
-  async function openOutput(channel: ChannelAccess, job: JobRef, output: ProviderOutput): Promise<OpenedOutput | null> {
+  async function openOutput(channel: ChannelAccess, job: JobRef, output: ProviderOutput): Promise<OpenedOutput | { request: OutputRequest } | null> {
     if (output.base64 !== undefined) {
       return { body: Readable.from(Buffer.from(output.base64, 'base64')), contentType: output.contentType ?? 'image/png' };
     }
@@ -116,11 +116,7 @@ export function createOpenAIProvider(): MediaProvider {
     }
     const settings = parseChannelSettings(PROVIDER, OpenAISettings, channel);
     const c = call(channel, 'output', 'GET', `videos/${encodeURIComponent(job.jobId)}/content`);
-    const opened = await openStream(
-      { ...c, timeoutMs: settings.outputTimeoutMs, headers: { ...c.headers, accept: 'application/binary' } },
-      readOpenAIError,
-    );
-    return { body: opened.body, contentType: opened.contentType ?? 'video/mp4' };
+    return { request: { url: c.url, headers: { ...c.headers!, accept: 'application/binary' }, timeoutMs: settings.outputTimeoutMs } };
   }
 
   return { id: PROVIDER, kinds: ['image', 'video'], submit, status, cancel, openOutput };
