@@ -116,7 +116,8 @@ export function createOutboundClient(guard: OutboundGuard): OutboundClient {
           }
           answer.resume();
           if (hop >= maxRedirects) throw new OutboundRefusedError(`Refused: more than ${maxRedirects} redirects`);
-          const next = new URL(location, current);
+          const next = URL.canParse(location, current) ? new URL(location, current) : null;
+          if (!next) throw new OutboundRefusedError(`Refused redirect ${hop + 1}: its Location is not a URL`);
           if (next.origin !== new URL(current).origin) headers = Object.fromEntries(Object.entries(headers).filter(([name]) => CROSS_ORIGIN_HEADERS.has(name.toLowerCase())));
           current = next.toString();
         }

@@ -195,6 +195,13 @@ describe('provider outputs and served assets', () => {
       expect(pastEnd.status).toBe(206);
       expect(pastEnd.bytes.equals(file.subarray(10))).toBe(true);
       expect(pastEnd.headers.get('x-content-type-options')).toBe('nosniff');
+      // HEAD: the same headers, no body.
+      const head = await fetch(url, { method: 'HEAD', headers: { range: 'bytes=0-9' } });
+      expect(head.status).toBe(206);
+      expect(head.headers.get('content-length')).toBe('10');
+      expect(head.headers.get('content-range')).toBe(`bytes 0-9/${file.length}`);
+      expect((await head.arrayBuffer()).byteLength).toBe(0);
+      expect((await fetch(url, { method: 'HEAD' })).headers.get('content-length')).toBe(String(file.length));
     });
 
     it('answers 416 for a range outside the file, and the whole file for ranges it does not read', async () => {

@@ -43,20 +43,20 @@ export function assetsRoutes(deps: { em: (ctx: { state: unknown }) => EntityMana
       });
     }
     const range = ask.kind === 'part' ? ask.range : undefined;
-    const opened = await deps.store.open(asset.storageKey, range ? { range } : undefined);
-    if (!opened) throw errors.notFound('asset_not_found', 'No such asset');
-
     const inline = isServableInline(asset.contentType);
     const contentType = inline ? asset.contentType : OPAQUE_CONTENT_TYPE;
-    ctx.set('content-type', contentType);
-    ctx.set('content-disposition', `${inline ? 'inline' : 'attachment'}; filename="${asset.id}.${extensionFor(contentType)}"`);
-    if (range) {
-      ctx.status = 206;
-      ctx.set('content-range', `bytes ${range.start}-${range.end}/${asset.bytes}`);
-      ctx.set('content-length', String(range.end - range.start + 1));
-    } else {
-      ctx.set('content-length', String(opened.bytes));
-    }
+    const headers = {
+      'content-type': contentType,
+      'content-disposition': `${inline ? 'inline' : 'attachment'}; filename="${asset.id}.${extensionFor(contentType)}"`,
+      'content-length': String(range ? range.end - range.start + 1 : asset.bytes),
+      ...(range ? { 'content-range': `bytes ${range.start}-${range.end}/${asset.bytes}` } : {}),
+    };
+    // A HEAD answers the headers only: opening the file would leave a stream nobody reads.
+    const opened = ctx.method === 'HEAD' ? null : await deps.store.open(asset.storageKey, range ? { range } : undefined);
+    if (ctx.method !== 'HEAD' && !opened) throw errors.notFound('asset_not_found', 'No such asset');
+    ctx.set(headers);
+    ctx.status = range ? 206 : 200;
+    if (!opened) return;
     ctx.body = opened.body;
   });
   return router;
