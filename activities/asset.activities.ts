@@ -1,22 +1,38 @@
-import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Readable } from 'node:stream';
+import { peekStream, storedContentType } from '../src/media/sniff';
+import { decodeDataUri } from '../src/net/data-uri';
+import { createOutboundClient, OutboundRefusedError, OutboundTimeoutError } from '../src/net/outbound-client';
 import { loadChannelAccess } from '../src/routing/channel-access';
 import { extensionFor } from '../src/storage/asset-links';
 import { AssetTooLargeError } from '../src/storage/asset-store';
-import { ProviderError, type ProviderOutput } from '../src/providers/types';
+import { ProviderError, type OutputRequest, type ProviderOutput } from '../src/providers/types';
 import type { AttemptFailure, FinishedJob, JobHandle, MediaKind, MediaTaskRequest } from '../workflows/types';
 import type { ActivityDeps } from './deps';
 import { withHeartbeat } from './heartbeat';
 
-/** Time allowed to download one output. */
-const DOWNLOAD_TIMEOUT_MS = 120_000;
+/** Default time allowed to download one output, headers and body (ASSET_DOWNLOAD_TIMEOUT_MS). */
+const DEFAULT_DOWNLOAD_TIMEOUT_MS = 100_000;
+/** Redirects an output URL may take (each hop checked by the guard). */
+const MAX_REDIRECTS = 5;
+/**
+ * Attempts of the asset step after which a download that keeps breaking (cut bodies, resets, timeouts,
+ * 5xx) is given up: the task then fails with a refund instead of retrying until its deadline.
+ */
+const MAX_DOWNLOAD_ATTEMPTS = 4;
 
 export function createAssetActivities(deps: ActivityDeps) {
+  const client = createOutboundClient(deps.outbound);
+  const maxBytes = deps.maxAssetBytes ?? Number.POSITIVE_INFINITY;
+  const timeoutMs = deps.assetDownloadTimeoutMs ?? DEFAULT_DOWNLOAD_TIMEOUT_MS;
+
   return {
     /**
-     * Copies every output into our store (streaming, with size and SHA-256) and records it. Idempotent:
-     * an output already recorded for (task, position) is not fetched again.
+     * Copies every output into our store (streaming, capped, with size and SHA-256) and records it with
+     * the content type its bytes prove (see storedContentType). Idempotent: an output already recorded
+     * for (task, position) is not fetched again. An output the guard refuses or larger than the cap fails
+     * the task (non-retryable, with the classified cause); a download that keeps breaking does too, after
+     * a few attempts.
      */
     async persistAssets(input: {
       taskId: string;
@@ -41,76 +57,103 @@ export function createAssetActivities(deps: ActivityDeps) {
           assetIds.push(existing[0].id);
           continue;
         }
-        const opened = await withHeartbeat(() => openOutput(output), { position });
-        const contentType = (output.contentType ?? opened.contentType ?? 'application/octet-stream').split(';')[0]!.trim();
+        const stored = await withHeartbeat(() => copyOutput(output, position), { position }).catch((error: unknown) => {
+          throw classify(error, position);
+        });
         const assetId = `asset_${input.taskId.replace(/^task_/, '')}_${position}`;
-        const storageKey = `tasks/${input.taskId}/${position}.${extensionFor(contentType)}`;
-        let stored: { bytes: number; sha256: string };
-        try {
-          stored = await withHeartbeat(() => deps.store.put(storageKey, opened.body, { maxBytes: deps.maxAssetBytes }), { position });
-        } catch (error) {
-          if (error instanceof AssetTooLargeError) throw ApplicationFailure.nonRetryable(error.message, 'AssetTooLarge');
-          throw error;
-        }
         await conn.execute(
           `insert into assets (id, task_id, account_id, position, content_type, bytes, sha256, storage_key)
            values (?, ?, ?, ?, ?, ?, ?, ?) on conflict (task_id, position) do nothing`,
-          [assetId, input.taskId, task.account_id, position, contentType, stored.bytes, stored.sha256, storageKey],
+          [assetId, input.taskId, task.account_id, position, stored.contentType, stored.bytes, stored.sha256, stored.storageKey],
         );
         assetIds.push(assetId);
       }
       return { assetIds };
 
-      async function openOutput(output: FinishedJob['outputs'][number]): Promise<{ body: Readable; contentType?: string }> {
+      /** Opens one output, recognises it from its first bytes, and streams it into the store. */
+      async function copyOutput(output: FinishedJob['outputs'][number], position: number) {
+        const opened = await openOutput(output, position);
+        const { head, body } = await peekStream(opened);
+        const contentType = storedContentType(input.kind, head);
+        const storageKey = `tasks/${input.taskId}/${position}.${extensionFor(contentType)}`;
+        const stored = await deps.store.put(storageKey, body, { maxBytes: deps.maxAssetBytes, contentType });
+        return { ...stored, contentType, storageKey };
+      }
+
+      async function openOutput(output: FinishedJob['outputs'][number], position: number): Promise<Readable> {
         if (output.stagedAssetKey) {
           const staged = await deps.store.open(output.stagedAssetKey);
           if (!staged) throw ApplicationFailure.nonRetryable('A staged output is missing', 'StagedOutputMissing');
-          return { body: staged.body };
+          return staged.body;
         }
         const ref = { jobId: input.job.jobId, handles: input.job.handles, request: { kind: input.kind, model: input.upstreamModel, ...input.request } };
         const providerOutput: ProviderOutput = { url: output.url, contentType: output.contentType };
+        let request: OutputRequest | undefined;
         if (provider.openOutput) {
+          let opened;
           try {
-            return await provider.openOutput(access, ref, providerOutput);
+            opened = await provider.openOutput(access, ref, providerOutput);
           } catch (error) {
             // A ProviderError is no failure Temporal knows as final: a refused or expired output would be
             // retried until the deadline. Only the transient ones are worth retrying.
-            if (error instanceof ProviderError && !error.retryable) throw outputUnavailable(error.message);
+            if (error instanceof ProviderError && !error.retryable) throw outputFailure('output_unavailable', error.message);
             throw error;
           }
+          if (opened && 'request' in opened) request = opened.request;
+          else if (opened) return opened.body;
         }
-        if (!output.url) throw ApplicationFailure.nonRetryable('The provider returned an output without a URL', 'OutputWithoutUrl');
-        const response = await fetch(output.url, { signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS) });
-        if (!response.ok || !response.body) {
+        const url = request?.url ?? output.url;
+        if (!url) throw ApplicationFailure.nonRetryable('The provider returned an output without a URL', 'OutputWithoutUrl');
+        const inline = request ? undefined : decodeDataUri(url, maxBytes);
+        if (inline) return Readable.from([inline]);
+        const response = await client.request(url, {
+          timeoutMs: Math.min(timeoutMs, request?.timeoutMs ?? timeoutMs),
+          maxRedirects: MAX_REDIRECTS,
+          // An adapter's request is on its channel's host, the operator's choice; only its redirects are checked.
+          ...(request ? { headers: request.headers, trustFirstHop: true } : { headers: { accept: '*/*' } }),
+        });
+        if (response.status < 200 || response.status > 299) {
+          response.body.resume();
           // An expired, missing or refused output will not come back (a dead signed URL may answer any 4xx):
           // retrying would only delay the refund. Timeouts and throttling (408, 429) may pass.
-          const failure = response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429;
-          const message = `Downloading output ${position(output)} failed with HTTP ${response.status}`;
-          if (failure) throw outputUnavailable(message);
+          const final = response.status < 500 && response.status !== 408 && response.status !== 429;
+          const message = `Downloading output ${position} failed with HTTP ${response.status}`;
+          if (final) throw outputFailure('output_unavailable', message);
           throw new Error(message);
         }
-        return {
-          body: Readable.fromWeb(response.body as import('node:stream/web').ReadableStream),
-          contentType: response.headers.get('content-type') ?? undefined,
-        };
-      }
-
-      function position(output: FinishedJob['outputs'][number]): number {
-        return input.outputs.indexOf(output);
+        const declared = Number(response.headers['content-length']);
+        if (Number.isFinite(declared) && declared > maxBytes) {
+          response.body.destroy();
+          throw new AssetTooLargeError(`Output ${position} is ${declared} bytes, more than the ${maxBytes} allowed`);
+        }
+        return response.body;
       }
     },
   };
+
+  /** The failure the asset step ends with: final for the guard and the cap, transient (a few times) otherwise. */
+  function classify(error: unknown, position: number): unknown {
+    if (error instanceof ApplicationFailure) return error;
+    if (error instanceof OutboundRefusedError) return outputFailure('output_refused', `Output ${position} was not downloaded: ${error.message}`);
+    if (error instanceof AssetTooLargeError) return outputFailure('output_too_large', `Output ${position} is too large: ${error.message}`);
+    const message = error instanceof OutboundTimeoutError
+      ? `Downloading output ${position} took longer than ${timeoutMs} ms`
+      : `Downloading output ${position} failed: ${error instanceof Error ? error.message : String(error)}`;
+    if (Context.current().info.attempt >= MAX_DOWNLOAD_ATTEMPTS) return outputFailure('output_unavailable', message);
+    return new Error(message);
+  }
 }
 
 /**
- * An output the provider will not hand over. The details carry the classified failure, as the provider
- * activities do, so the task ends with an `upstream_error` naming the cause rather than a gateway error.
+ * An output we will not store. The details carry the classified failure, as the provider activities do,
+ * so the task ends with an `upstream_error` naming the cause (and a full refund) rather than a gateway error.
  */
-function outputUnavailable(message: string): ApplicationFailure {
+function outputFailure(code: 'output_unavailable' | 'output_refused' | 'output_too_large', message: string): ApplicationFailure {
+  const types = { output_unavailable: 'OutputUnavailable', output_refused: 'OutputRefused', output_too_large: 'OutputTooLarge' };
   return ApplicationFailure.create({
-    type: 'OutputUnavailable',
+    type: types[code],
     message,
     nonRetryable: true,
-    details: [{ code: 'output_unavailable', message, retryable: false } satisfies AttemptFailure],
+    details: [{ code, message, retryable: false } satisfies AttemptFailure],
   });
 }

@@ -15,12 +15,14 @@ export interface ActivityDeps {
   log: Logger;
   /** Base of asset links in callbacks. */
   publicUrl: string;
-  /** Checks consumer-supplied URLs (callbacks) again at send time: DNS may have changed. */
+  /** Checks URLs we did not choose (callbacks, provider outputs and their redirects) at send time. */
   outbound: OutboundGuard;
   /** Random numbers for weighted routing (tests may fix it). */
   random?: () => number;
   /** Where task outcomes and channel failures are counted (absent: not counted). */
   metrics?: Metrics;
-  /** Largest asset accepted, bytes. */
+  /** Largest asset accepted, bytes (absent: no limit, for tests that don't care). */
   maxAssetBytes?: number;
+  /** Time one output download may take, headers and body (absent: 100 s). */
+  assetDownloadTimeoutMs?: number;
 }

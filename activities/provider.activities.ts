@@ -1,4 +1,7 @@
 import { Context } from '@temporalio/activity';
+import { Readable } from 'node:stream';
+import { decodeDataUri } from '../src/net/data-uri';
+import { AssetTooLargeError } from '../src/storage/asset-store';
 import { listCandidates } from '../src/routing/candidates';
 import { loadChannelAccess, splitSettings } from '../src/routing/channel-access';
 import { createCircuitBreaker } from '../src/routing/circuit-breaker';
@@ -42,17 +45,27 @@ export function createProviderActivities(deps: ActivityDeps) {
     return { jobId: job.jobId, handles: job.handles, request: toMediaRequest(input) };
   }
 
-  /** Outputs the provider returned inline (base64) are stored now, so only a key crosses into history. */
+  /**
+   * Outputs the provider returned inline (base64, `data:` URIs) are stored now, under the asset cap, so
+   * only a key crosses into history; a too large one fails the attempt for good (the task is refunded).
+   */
   async function stageOutputs(taskId: string, attempt: number, job: ProviderJob): Promise<FinishedJob['outputs']> {
     const staged: FinishedJob['outputs'] = [];
     for (const [index, output] of job.outputs.entries()) {
-      if (output.base64 !== undefined) {
+      let inline: Buffer | undefined;
+      try {
+        inline = output.base64 !== undefined ? Buffer.from(output.base64, 'base64') : output.url ? decodeDataUri(output.url, deps.maxAssetBytes) : undefined;
+        if (inline === undefined) {
+          staged.push({ url: output.url, contentType: output.contentType });
+          continue;
+        }
         const key = `staging/${taskId}/${attempt}-${index}`;
-        const { Readable } = await import('node:stream');
-        await deps.store.put(key, Readable.from([Buffer.from(output.base64, 'base64')]), { maxBytes: deps.maxAssetBytes });
+        await deps.store.put(key, Readable.from([inline]), { maxBytes: deps.maxAssetBytes });
         staged.push({ stagedAssetKey: key, contentType: output.contentType });
-      } else {
-        staged.push({ url: output.url, contentType: output.contentType });
+      } catch (error) {
+        if (!(error instanceof AssetTooLargeError)) throw error;
+        const message = `Output ${index} is too large: ${error.message}`;
+        throw providerFailure(new ProviderError({ code: 'output_too_large', retryable: false, message }));
       }
     }
     return staged;

@@ -31,12 +31,19 @@ const EnvSchema = z.object({
   DATA_DIR: z.string().default('.data'),
   /** Local asset store folder; defaults to DATA_DIR/assets. */
   ASSET_DIR: z.string().optional(),
+  /** Largest provider output copied into the store, bytes (512 MiB); a bigger one fails the task with a refund. */
+  MAX_ASSET_BYTES: z.coerce.number().int().positive().default(536_870_912),
+  /** Time one output download may take, headers and body (under the 2-minute asset step). */
+  ASSET_DOWNLOAD_TIMEOUT_MS: z.coerce.number().int().positive().max(110_000).default(100_000),
   /**
    * 32+ character secret that encrypts provider credentials and webhook secrets at rest and signs
    * asset links. Unset outside production: generated once into DATA_DIR/secret.key.
    */
   GATEWAY_SECRET: z.string().min(32).optional(),
-  /** CIDRs or host names that consumer-supplied URLs may reach although private. */
+  /**
+   * CIDRs or host names that URLs we did not choose may reach although private: consumers' callback_url
+   * and media references, provider output URLs and every redirect they take.
+   */
   OUTBOUND_ALLOWLIST: commaList.default([]),
   /** Proxies whose X-Forwarded-For we believe (CIDRs). */
   TRUSTED_PROXIES: commaList.default([]),
@@ -75,6 +82,8 @@ export interface Config {
   temporal: { address: string | undefined; namespace: string; taskQueue: string; workflowBundlePath: string | undefined };
   dataDir: string;
   assetDir: string;
+  /** Limits on copying provider outputs into the store. */
+  assets: { maxBytes: number; downloadTimeoutMs: number };
   secret: string | undefined;
   outboundAllowlist: string[];
   seedDemo: boolean;
@@ -112,6 +121,7 @@ export function loadConfig(source: NodeJS.ProcessEnv): Config {
     },
     dataDir: env.DATA_DIR,
     assetDir: env.ASSET_DIR ?? `${env.DATA_DIR}/assets`,
+    assets: { maxBytes: env.MAX_ASSET_BYTES, downloadTimeoutMs: env.ASSET_DOWNLOAD_TIMEOUT_MS },
     secret: env.GATEWAY_SECRET,
     outboundAllowlist: env.OUTBOUND_ALLOWLIST,
     seedDemo: env.SEED_DEMO,

@@ -71,6 +71,7 @@ export async function startGateway(opts: {
       activities: {
         orm, providers: opts.providers ?? createDefaultProviders(), store, box, log: log.child({ component: 'worker' }),
         publicUrl: config.http.publicUrl, outbound, metrics,
+        maxAssetBytes: config.assets.maxBytes, assetDownloadTimeoutMs: config.assets.downloadTimeoutMs,
       },
     });
     const running = worker;

@@ -33,6 +33,7 @@ async function main(): Promise<void> {
     activities: {
       orm, providers: createDefaultProviders(), store: createLocalAssetStore(config.assetDir), box, log,
       publicUrl: config.http.publicUrl, outbound: createOutboundGuard({ allowlist: config.outboundAllowlist }),
+      maxAssetBytes: config.assets.maxBytes, assetDownloadTimeoutMs: config.assets.downloadTimeoutMs,
     },
   });
   const stop = () => worker.shutdown();

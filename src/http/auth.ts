@@ -91,11 +91,19 @@ export function authOf(ctx: { state: unknown }): ConsumerAuth {
   return auth;
 }
 
-/** True when `model` is allowed by the key's list of exact ids and `*` wildcards (null: all). */
+/** Model ids a wildcard may match: visible ASCII only, so no look-alike letter or zero-width character. */
+const PLAIN_MODEL_ID = /^[\x21-\x7e]+$/;
+
+/**
+ * True when `model` is allowed by the key's list of exact ids and `*` wildcards (null: all). A wildcard
+ * never matches an id with other characters than visible ASCII (`gpt-4о` with a Cyrillic o, `gpt-4o` with
+ * a zero-width space): such an id is allowed only where the key lists it exactly.
+ */
 export function modelAllowed(allowed: string[] | null, model: string): boolean {
   if (!allowed) return true;
   return allowed.some((pattern) => {
     if (!pattern.includes('*')) return pattern === model;
+    if (!PLAIN_MODEL_ID.test(model)) return false;
     const regex = new RegExp(`^${pattern.split('*').map(escapeRegex).join('.*')}$`);
     return regex.test(model);
   });

@@ -3,14 +3,12 @@
  * status code and headers, Retry-After parsing, secret scrubbing and channel-settings validation.
  * Adapters never retry: each function here makes exactly one attempt and reports what happened.
  */
-import { Readable } from 'node:stream';
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { z } from 'zod';
 import { ProviderError, type ChannelAccess, type MediaRequest } from './types';
 
 /** Default limit for one submit, status or cancel call. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
-/** Default limit for a whole output download opened by an adapter. */
+/** Default limit for a whole output download made for an adapter (`openOutput` requests). */
 export const DEFAULT_OUTPUT_TIMEOUT_MS = 600_000;
 /** Provider messages are cut to this length so one odd upstream can't bloat history. */
 const MAX_MESSAGE_CHARS = 500;
@@ -19,7 +17,7 @@ const MAX_MESSAGE_CHARS = 500;
 export const BaseChannelSettings = z.strictObject({
   /** Milliseconds for one submit/status/cancel call, including reading the body. */
   timeoutMs: z.number().int().min(1).max(600_000).default(DEFAULT_TIMEOUT_MS),
-  /** Milliseconds for a whole download opened through `openOutput`. */
+  /** Milliseconds for a whole download requested through `openOutput`. */
   outputTimeoutMs: z.number().int().min(1).max(3_600_000).default(DEFAULT_OUTPUT_TIMEOUT_MS),
 });
 
@@ -102,32 +100,6 @@ export async function send(call: HttpCall): Promise<HttpReply> {
   } catch (err) {
     throw transportError(call, err);
   }
-}
-
-/** Opens a streaming download; non-2xx answers are classified and thrown, the body is not read here. */
-export async function openStream(
-  call: HttpCall,
-  readError: ErrorReader = () => ({}),
-  notFoundCode = 'not_found',
-): Promise<{ body: Readable; contentType: string | null }> {
-  const signal = AbortSignal.timeout(call.timeoutMs);
-  let res: Response;
-  try {
-    res = await fetch(call.url, requestInit(call, signal));
-  } catch (err) {
-    throw transportError(call, err);
-  }
-  if (!res.ok || !res.body) {
-    let text = '';
-    try {
-      text = await res.text();
-    } catch {
-      // The status already says enough.
-    }
-    throw errorFromReply(call, { status: res.status, headers: res.headers, text }, readError, { notFoundCode });
-  }
-  const body = Readable.fromWeb(res.body as unknown as NodeReadableStream);
-  return { body, contentType: res.headers.get('content-type') };
 }
 
 function requestInit(call: HttpCall, signal: AbortSignal): RequestInit {

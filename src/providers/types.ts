@@ -104,8 +104,13 @@ export interface MediaProvider {
   status(channel: ChannelAccess, job: JobRef): Promise<ProviderJob>;
   /** Cancel a job where the protocol allows it. */
   cancel?(channel: ChannelAccess, job: JobRef): Promise<CancelOutcome>;
-  /** Open an output for download when a plain GET of `output.url` is not enough (auth, built-in). */
-  openOutput?(channel: ChannelAccess, job: JobRef, output: ProviderOutput): Promise<OpenedOutput>;
+  /**
+   * How to get an output when a plain GET of `output.url` is not enough: its bytes (built-in outputs), or
+   * an authenticated request on the channel's own host that the gateway makes through its guarded client
+   * (redirects checked, credentials never sent to another origin, size capped). Null: a plain GET is
+   * enough, and the gateway makes it, guarded. Never fetch a URL here yourself.
+   */
+  openOutput?(channel: ChannelAccess, job: JobRef, output: ProviderOutput): Promise<OpenedOutput | { request: OutputRequest } | null>;
 }
 
 export interface SubmitContext {
@@ -118,6 +123,16 @@ export interface SubmitContext {
 export interface OpenedOutput {
   body: Readable;
   contentType: string;
+}
+
+/** A download on the channel's own host, made by the gateway for the adapter (see `openOutput`). */
+export interface OutputRequest {
+  /** Under the channel's base URL: the operator's choice, so only its redirects are checked. */
+  url: string;
+  /** The credential for that host; dropped on a redirect to another origin. */
+  headers: Record<string, string>;
+  /** Time for the whole download (the channel's `outputTimeoutMs`); the gateway's own limit applies too. */
+  timeoutMs?: number;
 }
 
 /** The classified failure of a provider call; safe to put in history and error bodies. */

@@ -6,11 +6,25 @@ import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
+/** A byte range of a stored file, both ends included (as HTTP's `Range: bytes=start-end`). */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
 /** Where durable copies of generated files live. Local folder here; an S3 bucket would implement the same. */
 export interface AssetStore {
-  /** Streams `body` to `key`, returning its size and SHA-256. Writing the same key twice is harmless. */
-  put(key: string, body: Readable, opts?: { maxBytes?: number }): Promise<{ bytes: number; sha256: string }>;
-  open(key: string): Promise<{ body: Readable; bytes: number } | null>;
+  /**
+   * Streams `body` to `key`, returning its size and SHA-256. Writing the same key twice is harmless.
+   * Past `maxBytes` it fails with AssetTooLargeError and keeps nothing. `contentType` is what the gateway
+   * decided the file is (a store that keeps metadata, like S3, may record it; the database row decides).
+   */
+  put(key: string, body: Readable, opts?: { maxBytes?: number; contentType?: string }): Promise<{ bytes: number; sha256: string }>;
+  /**
+   * Opens a stored file, or only `range` of it (the caller checked the range against the file's size).
+   * `bytes` is always the size of the whole file. Null when there is no such file.
+   */
+  open(key: string, opts?: { range?: ByteRange }): Promise<{ body: Readable; bytes: number; contentType?: string } | null>;
 }
 
 export class AssetTooLargeError extends Error {}
@@ -47,11 +61,12 @@ export function createLocalAssetStore(rootDir: string): AssetStore {
       }
       return { bytes, sha256: hash.digest('hex') };
     },
-    async open(key) {
+    async open(key, opts) {
       const target = pathOf(key);
       try {
         const info = await stat(target);
-        return { body: createReadStream(target), bytes: info.size };
+        const range = opts?.range;
+        return { body: createReadStream(target, range ? { start: range.start, end: range.end } : {}), bytes: info.size };
       } catch {
         return null;
       }

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { mp4Bytes, pngBytes, wavBytes } from '../../src/media';
 import { recordSecret } from '../support/leak-watch';
+import { answerRedirect, roughContent, roughUrl, serveRoughBody, type OutputServing } from './rough-outputs';
 
 /** One request as the fake received it. */
 export interface RecordedRequest {
@@ -119,6 +120,8 @@ export interface JobPlan {
   outputs?: number;
   /** Seconds the video or audio really lasts (a shorter one than asked); default from the request. */
   seconds?: number;
+  /** How the output files are handed out and served (other host, redirects, data: URIs, SVG, huge...). */
+  serve?: OutputServing;
 }
 
 export type JobPhase = 'queued' | 'running' | 'succeeded' | 'failed' | 'expired' | 'aborted' | 'cancelled';
@@ -154,6 +157,9 @@ export interface FakeFile {
   /** Date.now() after which the URL answers like a dead signed URL. */
   expiresAt: number;
   jobId: string;
+  serve?: OutputServing;
+  /** Downloads served so far. */
+  downloads: number;
 }
 
 /** Options every fake accepts. */
@@ -226,12 +232,19 @@ export abstract class FakeProvider {
   readonly apiKey: string;
   /** `http://127.0.0.1:<port>`. */
   origin = '';
+  /** The same server as `localhost:<port>`: another host name than the API's. */
+  otherHostOrigin = '';
+  /** `http://127.0.0.2:<port>`: a trap the gateway must never reach (the tests allowlist only 127.0.0.1). */
+  privateOrigin = '';
+  /** Every request that reached the 127.0.0.2 trap. */
+  readonly privateHits: RecordedRequest[] = [];
   /** The base_url to configure on a channel (the provider's API root). */
   url = '';
   /** Lifetime of output URLs after completion. */
   outputTtlMs: number;
 
   private readonly server: http.Server;
+  private readonly trap: http.Server;
   private readonly scripted = new Map<Operation, Scripted[]>();
   private readonly always = new Map<Operation, Fault>();
   private readonly randomly = new Map<Operation, { mix: RandomFault[]; draw: () => number }>();
@@ -250,7 +263,7 @@ export abstract class FakeProvider {
     this.jobDefaults = { ...DEFAULT_PLAN, ...opts.jobPlan };
     this.initialPlan = this.jobDefaults;
     this.initialTtl = this.outputTtlMs;
-    this.server = http.createServer((req, res) => {
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
       this.dispatch(req, res).catch((err: unknown) => {
         if (!res.headersSent) {
           res.writeHead(500, { 'content-type': 'text/plain' });
@@ -259,6 +272,11 @@ export abstract class FakeProvider {
           res.destroy();
         }
       });
+    };
+    this.server = http.createServer(handler);
+    this.trap = http.createServer((req, res) => {
+      this.privateHits.push({ method: req.method ?? 'GET', path: req.url ?? '/', query: {}, headers: req.headers, body: undefined, rawBody: '', at: Date.now() });
+      handler(req, res);
     });
   }
 
@@ -299,14 +317,22 @@ export abstract class FakeProvider {
     });
     const { port } = this.server.address() as AddressInfo;
     this.origin = `http://127.0.0.1:${port}`;
+    this.otherHostOrigin = `http://localhost:${port}`;
     this.url = `${this.origin}${this.rootPath}`;
+    await new Promise<void>((resolve, reject) => {
+      this.trap.once('error', reject);
+      this.trap.listen(0, '127.0.0.2', () => resolve());
+    });
+    this.privateOrigin = `http://127.0.0.2:${(this.trap.address() as AddressInfo).port}`;
     return this;
   }
 
   /** Stops the server and drops every open connection (hung requests included). */
   async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const server of [this.server, this.trap]) {
+      server.closeAllConnections();
+      if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   }
 
   // ---- control surface -------------------------------------------------------------------------
@@ -525,8 +551,11 @@ export abstract class FakeProvider {
     const token = hex(16);
     const name = `output_${i}.${media}`;
     const expiresAt = this.finishedAt(job) + this.outputTtlMs;
-    const url = `${this.origin}/files/${token}/${name}?expires=${Math.floor(expiresAt / 1000)}&signature=${hex(16)}`;
-    const file: FakeFile = { token, url, contentType: CONTENT_TYPE[media], bytes, expiresAt, jobId: job.id };
+    const serve = job.plan.serve;
+    const content = roughContent(serve, bytes, CONTENT_TYPE[media]);
+    const origins = { self: this.origin, otherHost: this.otherHostOrigin, private: this.privateOrigin };
+    const url = roughUrl(serve, origins, `/files/${token}/${name}?expires=${Math.floor(expiresAt / 1000)}&signature=${hex(16)}`, content);
+    const file: FakeFile = { token, url, ...content, expiresAt, jobId: job.id, serve, downloads: 0 };
     this.files.set(token, file);
     return file;
   }
@@ -628,6 +657,10 @@ export abstract class FakeProvider {
     this.requests.push(rec);
     const ctx: RouteContext = { req, res, rec, url };
 
+    if (url.pathname.startsWith('/redirect/') && rec.method === 'GET') {
+      answerRedirect(res, url.pathname, url.search, this.origin);
+      return;
+    }
     if (url.pathname.startsWith('/files/') && (rec.method === 'GET' || rec.method === 'HEAD')) {
       if (await this.fault(ctx, 'file')) return;
       this.serveFile(ctx);
@@ -652,8 +685,8 @@ export abstract class FakeProvider {
       this.expiredFile(ctx.res);
       return;
     }
-    ctx.res.writeHead(200, { 'content-type': file.contentType, 'content-length': file.bytes.length });
-    ctx.res.end(ctx.rec.method === 'HEAD' ? undefined : file.bytes);
+    const head = ctx.rec.method === 'HEAD';
+    serveRoughBody(ctx.res, head, file.serve, file, head ? 0 : file.downloads++);
   }
 }
 

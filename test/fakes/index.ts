@@ -1,7 +1,9 @@
 /** The fake provider servers (one per protocol) and their shared types. */
 export * from './fake-server';
 export { OpenAIFake, openAIKey, startOpenAIFake } from './openai-fake';
+export type { ChatRoughness } from './chat-rough';
 export { OpenAIChatFake, fakeEmbedding, fakePromptTokens, fakeReplyPieces, fakeTokenCount, type ChatUsage } from './openai-chat';
 export { ArkFake, startArkFake, type ArkFakeOptions } from './ark-fake';
 export { ReplicateFake, replicateToken, startReplicateFake, type ReplicateOutputShape } from './replicate-fake';
 export { FAL_REQUEST_ERROR_TYPES, FalFake, startFalFake, type FalAudioKey, type FalFakeOptions } from './fal-fake';
+export { HTML_WITH_SCRIPT, SVG_WITH_SCRIPT, type OutputServing } from './rough-outputs';

@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { ErrorKind, FaultSpec, Operation, RouteContext } from './fake-server';
 import { isObject, sleep } from './fake-server';
+import { answerRough, type ChatRoughness } from './chat-rough';
 
 /** What the chat fake needs from the OpenAI fake. */
 export interface ChatHost {
@@ -62,6 +63,9 @@ export class OpenAIChatFake {
 
   constructor(private readonly host: ChatHost) {}
 
+  /** Scripted rough answers (chat-rough.ts), consumed one per chat request. */
+  private readonly rough: ChatRoughness[] = [];
+
   /** The assistant's reply: a fixed text or a function of the request body. Default echoes the last user message. */
   setReply(reply: string | ((body: Record<string, unknown>) => string)): this {
     this.reply = reply;
@@ -105,6 +109,12 @@ export class OpenAIChatFake {
     return this;
   }
 
+  /** The next chat answers are rough in these ways, one each: an error inside a 200, an error mid-stream, no usage. */
+  roughNext(...answers: ChatRoughness[]): this {
+    this.rough.push(...answers);
+    return this;
+  }
+
   /** Back to the defaults. */
   reset(): this {
     this.toolCalls = null;
@@ -113,6 +123,7 @@ export class OpenAIChatFake {
     this.usage = null;
     this.cuts.length = 0;
     this.cutAlways = null;
+    this.rough.length = 0;
     return this;
   }
 
@@ -160,6 +171,7 @@ export class OpenAIChatFake {
     }
 
     if (this.toolCalls) return this.answerToolCalls(ctx, body, stream, this.toolCalls);
+    if (this.rough.length > 0 || (typeof body.n === 'number' && body.n > 1)) return this.answerRoughly(ctx, body);
     const text = typeof this.reply === 'function' ? this.reply(body) : this.reply;
     let pieces = fakeReplyPieces(text);
     const limit = numberField(body.max_completion_tokens) ?? numberField(body.max_tokens);
@@ -251,6 +263,17 @@ export class OpenAIChatFake {
     }
     if (cut !== undefined && written >= cut) return cutHere();
     ctx.res.end('data: [DONE]\n\n');
+  }
+
+  /** `n` choices and the next scripted roughness (chat-rough.ts); the reply and max_tokens as for a plain answer. */
+  private answerRoughly(ctx: RouteContext, body: Record<string, unknown>): Promise<void> {
+    const pieces = fakeReplyPieces(typeof this.reply === 'function' ? this.reply(body) : this.reply);
+    const limit = numberField(body.max_completion_tokens) ?? numberField(body.max_tokens);
+    const cut = limit !== undefined && pieces.length > limit;
+    return answerRough(ctx, {
+      body, pieces: cut ? pieces.slice(0, limit) : pieces, finish: cut ? 'length' : 'stop',
+      promptTokens: fakePromptTokens(body.messages), roughness: this.rough.shift(),
+    });
   }
 
   private answerToolCalls(ctx: RouteContext, body: Record<string, unknown>, stream: boolean, calls: FakeToolCall[]): void {

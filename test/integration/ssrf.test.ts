@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createOutboundGuard } from '../../src/net/outbound-guard';
 import { guardedPost } from '../../src/net/guarded-post';
+import { createOutboundClient } from '../../src/net/outbound-client';
 import { createCustomer, createMockModel, startTestGateway, waitForTask, type TestGateway } from '../support/harness';
 import { sql, taskRowCount } from '../support/checks';
 import { walletOf } from '../support/state';
@@ -133,6 +134,105 @@ describe('SSRF: the outbound guard', () => {
       expect(trap.hits).toEqual([{ method: 'POST', path: '/ok' }]);
     } finally {
       await trap.stop();
+    }
+  });
+});
+
+describe('SSRF: the shared outbound client (downloads, callbacks)', () => {
+  const guard = createOutboundGuard({ allowlist: ['127.0.0.1/32'] });
+  const client = createOutboundClient(guard);
+
+  it('follows allowed redirects, checks every hop, and never connects to one the allowlist does not cover', async () => {
+    const trap = await startRecorder('127.0.0.2');
+    const origin = await startRecorder('127.0.0.1', (path) =>
+      path === '/hop1' ? { status: 301, headers: { location: '/hop2' } }
+        : path === '/hop2' ? { status: 302, headers: { location: trap.url('/latest/meta-data/') } }
+          : path === '/to-file' ? { status: 307, headers: { location: '/file' } }
+            : { status: 200 });
+    try {
+      const ok = await client.request(origin.url('/to-file'), { timeoutMs: 5000, maxRedirects: 5 });
+      expect({ status: ok.status, url: ok.url }).toEqual({ status: 200, url: origin.url('/file') });
+      ok.body.resume();
+      await expect(client.request(origin.url('/hop1'), { timeoutMs: 5000, maxRedirects: 5 })).rejects.toThrow(/Refused redirect 2: it points at a private/);
+      expect(origin.hits.map((h) => h.path)).toEqual(['/to-file', '/file', '/hop1', '/hop2']);
+      expect(trap.hits).toEqual([]);
+      // Fewer hops allowed than the chain has: refused at the limit, not followed further.
+      await expect(client.request(origin.url('/hop1'), { timeoutMs: 5000, maxRedirects: 1 })).rejects.toThrow(/more than 1 redirects/);
+      expect(trap.hits).toEqual([]);
+    } finally {
+      await trap.stop();
+      await origin.stop();
+    }
+  });
+
+  it("trusts only the first hop of an adapter's request, and never carries its credentials to another origin", async () => {
+    const trap = await startRecorder('127.0.0.2');
+    const seen: { path: string; authorization?: string }[] = [];
+    const channelHost = http.createServer((req, res) => {
+      seen.push({ path: req.url ?? '', authorization: req.headers.authorization });
+      const port = (channelHost.address() as AddressInfo).port;
+      const location = req.url === '/to-cdn' ? `http://localhost:${port}/cdn` : req.url === '/same' ? '/same-file' : req.url === '/to-trap' ? trap.url('/x') : undefined;
+      res.writeHead(location ? 302 : 200, location ? { location } : {}).end('ok');
+    });
+    await new Promise<void>((resolve) => channelHost.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(channelHost.address() as AddressInfo).port}`;
+    const strict = createOutboundClient(createOutboundGuard({ allowlist: [] }));
+    const credential = { authorization: 'Bearer channel-key', accept: '*/*' };
+    try {
+      // The channel's own host may be private (the operator chose it); what it redirects to may not.
+      const own = await strict.request(`${base}/file`, { timeoutMs: 5000, headers: credential, trustFirstHop: true });
+      own.body.resume();
+      expect(own.status).toBe(200);
+      await expect(strict.request(`${base}/file`, { timeoutMs: 5000, headers: credential })).rejects.toThrow(/Refused the URL/);
+      await expect(strict.request(`${base}/to-trap`, { timeoutMs: 5000, headers: credential, trustFirstHop: true, maxRedirects: 5 })).rejects.toThrow(/Refused redirect 1/);
+      expect(trap.hits).toEqual([]);
+      // Same origin keeps the credential; another origin (localhost is another host name) never gets it.
+      for (const path of ['/same', '/to-cdn']) {
+        const answer = await client.request(`${base}${path}`, { timeoutMs: 5000, headers: credential, trustFirstHop: true, maxRedirects: 5 });
+        answer.body.resume();
+      }
+      expect(seen.filter((s) => s.path !== '/file' && s.path !== '/to-trap')).toEqual([
+        { path: '/same', authorization: 'Bearer channel-key' },
+        { path: '/same-file', authorization: 'Bearer channel-key' },
+        { path: '/to-cdn', authorization: 'Bearer channel-key' },
+        { path: '/cdn', authorization: undefined },
+      ]);
+    } finally {
+      await trap.stop();
+      channelHost.closeAllConnections();
+      await new Promise<void>((resolve) => channelHost.close(() => resolve()));
+    }
+  });
+
+  it('never follows a redirect for a POST (a callback): the 3xx is the answer', async () => {
+    const trap = await startRecorder('127.0.0.2');
+    const receiver = await startRecorder('127.0.0.1', () => ({ status: 307, headers: { location: trap.url('/steal') } }));
+    try {
+      await expect(guardedPost(receiver.url('/hook'), '{}', {}, { guard, timeoutMs: 5000 })).resolves.toEqual({ status: 307 });
+      expect(trap.hits).toEqual([]);
+    } finally {
+      await trap.stop();
+      await receiver.stop();
+    }
+  });
+
+  it('bounds the whole exchange, body included, by one time limit', async () => {
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.write('a');
+      // ... and never more: a drip that would hold a worker for ever.
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slow`;
+      const response = await client.request(url, { timeoutMs: 300 });
+      const read = (async () => {
+        for await (const _chunk of response.body) void _chunk;
+      })();
+      await expect(read).rejects.toThrow(/No complete answer within 300 ms/);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 });

@@ -58,7 +58,8 @@ export async function startTestGateway(opts: {
     TEMPORAL_TASK_QUEUE: taskQueue,
     WORKFLOW_BUNDLE_PATH: env.bundlePath,
     DATA_DIR: path.join(env.dataDir, 'gateways', taskQueue),
-    OUTBOUND_ALLOWLIST: '127.0.0.0/8,::1',
+    // Only the address the fakes listen on: 127.0.0.2 stands for a private address no test may reach.
+    OUTBOUND_ALLOWLIST: '127.0.0.1/32,::1',
     // Logged to a file at info under `npm test`, for the secret scan at the end of the run.
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? (logFile('gateway') ? 'info' : 'silent'),
     NODE_ENV: 'test',

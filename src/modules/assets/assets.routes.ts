@@ -1,26 +1,62 @@
 import Router from '@koa/router';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Asset } from '../../db/entities';
-import { errors } from '../../http/errors';
+import { AppError, errors } from '../../http/errors';
+import { isServableInline, OPAQUE_CONTENT_TYPE } from '../../media/sniff';
 import type { SecretBox } from '../../security/secrets';
 import { assetSignatureValid, extensionFor } from '../../storage/asset-links';
 import type { AssetStore } from '../../storage/asset-store';
+import { etagMatches, parseRange } from './asset-http';
 
-/** GET /assets/{id}?sig=...: durable result links, no API key needed, a bad signature is a 404. */
+/**
+ * GET /assets/{id}?sig=...: durable result links, no API key needed, a bad signature is a 404.
+ * Every answer is inert on our origin: `nosniff`, a CSP that allows nothing and sandboxes the document,
+ * and only allowlisted media types inline (anything else, old rows included, is an octet-stream
+ * attachment). Range requests (206 / 416) let players seek; the ETag is the content's SHA-256, so a
+ * revalidation is a 304 and the answer is cacheable as immutable.
+ */
 export function assetsRoutes(deps: { em: (ctx: { state: unknown }) => EntityManager; store: AssetStore; box: SecretBox }): Router {
   const router = new Router();
   router.get('/assets/:assetId', async (ctx) => {
+    ctx.set('x-content-type-options', 'nosniff');
+    ctx.set('content-security-policy', "default-src 'none'; sandbox");
     const assetId = ctx.params.assetId ?? '';
     const signature = typeof ctx.query.sig === 'string' ? ctx.query.sig : undefined;
     if (!assetSignatureValid(deps.box, assetId, signature)) throw errors.notFound('asset_not_found', 'No such asset');
     const asset = await deps.em(ctx).findOne(Asset, { id: assetId });
-    const opened = asset && (await deps.store.open(asset.storageKey));
-    if (!asset || !opened) throw errors.notFound('asset_not_found', 'No such asset');
-    ctx.set('content-type', asset.contentType);
-    ctx.set('content-length', String(opened.bytes));
+    if (!asset) throw errors.notFound('asset_not_found', 'No such asset');
+
+    const etag = `"${asset.sha256}"`;
+    ctx.set('etag', etag);
     ctx.set('cache-control', 'private, max-age=31536000, immutable');
-    ctx.set('etag', `"${asset.sha256}"`);
-    ctx.set('content-disposition', `inline; filename="${asset.id}.${extensionFor(asset.contentType)}"`);
+    ctx.set('accept-ranges', 'bytes');
+    if (etagMatches(ctx.get('if-none-match') || undefined, etag)) {
+      ctx.status = 304;
+      return;
+    }
+    // A Range with an If-Range for another version gets the whole (current) file.
+    const ifRange = ctx.get('if-range');
+    const ask = ifRange && !etagMatches(ifRange, etag) ? { kind: 'whole' as const } : parseRange(ctx.get('range') || undefined, asset.bytes);
+    if (ask.kind === 'unsatisfiable') {
+      throw new AppError(416, 'range_not_satisfiable', `The file has ${asset.bytes} bytes; the requested range is outside it`, 'invalid_request_error', undefined, {
+        'content-range': `bytes */${asset.bytes}`,
+      });
+    }
+    const range = ask.kind === 'part' ? ask.range : undefined;
+    const inline = isServableInline(asset.contentType);
+    const contentType = inline ? asset.contentType : OPAQUE_CONTENT_TYPE;
+    const headers = {
+      'content-type': contentType,
+      'content-disposition': `${inline ? 'inline' : 'attachment'}; filename="${asset.id}.${extensionFor(contentType)}"`,
+      'content-length': String(range ? range.end - range.start + 1 : asset.bytes),
+      ...(range ? { 'content-range': `bytes ${range.start}-${range.end}/${asset.bytes}` } : {}),
+    };
+    // A HEAD answers the headers only: opening the file would leave a stream nobody reads.
+    const opened = ctx.method === 'HEAD' ? null : await deps.store.open(asset.storageKey, range ? { range } : undefined);
+    if (ctx.method !== 'HEAD' && !opened) throw errors.notFound('asset_not_found', 'No such asset');
+    ctx.set(headers);
+    ctx.status = range ? 206 : 200;
+    if (!opened) return;
     ctx.body = opened.body;
   });
   return router;

@@ -11,6 +11,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { isRedirect } from '../../net/outbound-client';
 import { retryAfterMs, scrub } from '../../providers/http';
 import { ProviderError, type ChannelAccess, type ProviderErrorInfo } from '../../providers/types';
 
@@ -329,6 +330,11 @@ export function classifyHttpError(status: number, headers: Headers, body: string
   if (status === 401 || status === 403) return new UpstreamError({ ...base, code: 'upstream_auth_failed', retryable: true });
   if (status === 404) return new UpstreamError({ ...base, code: 'upstream_not_found', retryable: true });
   if (status >= 400) return new UpstreamError({ ...base, code: 'invalid_request', retryable: false, param: details.param });
+  if (isRedirect(status)) {
+    // Refused as the outbound client refuses redirects it was not asked to follow: this one would carry
+    // the channel's key to wherever the Location points.
+    return new UpstreamError({ ...base, message: `upstream ${operation}: answered a redirect (HTTP ${status}), which is not followed`, code: 'bad_response', retryable: true });
+  }
   return new UpstreamError({ ...base, code: 'bad_response', retryable: true });
 }
 

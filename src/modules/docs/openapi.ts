@@ -18,7 +18,7 @@ export interface NamedSchema {
 }
 
 /** Statuses an operation may answer with the error format, each with the `code`s it can carry. */
-export type ErrorCodes = Partial<Record<400 | 401 | 402 | 403 | 404 | 409 | 413 | 415 | 429 | 500 | 502 | 503, string[]>>;
+export type ErrorCodes = Partial<Record<400 | 401 | 402 | 403 | 404 | 409 | 413 | 415 | 416 | 429 | 500 | 502 | 503, string[]>>;
 
 /** One row of the route table. */
 export interface OperationSpec {
@@ -61,7 +61,7 @@ export const ERROR_SCHEMA_REF = '#/components/schemas/Error';
 
 const STATUS_TEXT: Record<number, string> = {
   400: 'Invalid request', 401: 'Unauthenticated', 402: 'Payment required', 403: 'Forbidden', 404: 'Not found',
-  409: 'Conflict', 413: 'Request too large', 415: 'Unsupported media type', 429: 'Too many requests',
+  409: 'Conflict', 413: 'Request too large', 415: 'Unsupported media type', 416: 'Range not satisfiable', 429: 'Too many requests',
   500: 'Internal error', 502: 'Upstream failed', 503: 'Unavailable',
 };
 

@@ -80,11 +80,16 @@ export const operations: OperationSpec[] = [
   },
   {
     method: 'get', path: '/assets/{asset_id}', operationId: 'getAsset', tag: 'Assets', access: 'public', summary: 'Download a generated file',
-    description: 'The durable link of a task output, as found in `output[].url`. Needs no API key: the signature is the credential.',
+    description: 'The durable link of a task output, as found in `output[].url`. Needs no API key: the signature is the credential. '
+      + 'Image, video and audio files whose bytes prove an allowlisted type of the task\'s kind are served inline as that type; anything '
+      + 'else (SVG, HTML, unrecognised bytes) as an `application/octet-stream` attachment. Every answer carries '
+      + '`X-Content-Type-Options: nosniff` and `Content-Security-Policy: default-src \'none\'; sandbox`. One `Range: bytes=...` range '
+      + 'answers 206 with `Content-Range` (a range outside the file 416); `ETag` is the SHA-256 of the content, so `If-None-Match` '
+      + 'answers 304; the file never changes (`Cache-Control: private, max-age=31536000, immutable`).',
     query: z.object({ sig: z.string() }),
     paramDocs: { sig: 'The link signature, as given in the task output' },
-    response: { status: 200, description: 'The file', other: { 'application/octet-stream': { type: 'string', contentMediaType: 'application/octet-stream' } } },
-    errors: { 404: ['asset_not_found'] },
+    response: { status: 200, description: 'The file (206 for a Range, 304 when If-None-Match names its ETag)', other: { 'application/octet-stream': { type: 'string', contentMediaType: 'application/octet-stream' } } },
+    errors: { 404: ['asset_not_found'], 416: ['range_not_satisfiable'] },
   },
 
   // --- consumer

@@ -156,7 +156,10 @@ function settle<T>(work: () => T): Promise<T> {
  * in-memory state. A job's whole description is encoded in its id, so its status depends only on the
  * clock. See README.md beside this file for settings and prompt markers.
  */
-export function createMockProvider(deps: MockProviderDeps = {}): MediaProvider {
+/** The mock provider: its outputs are made in memory, so `openOutput` always gives the bytes. */
+export type MockProvider = Omit<MediaProvider, 'openOutput'> & { openOutput(channel: ChannelAccess, job: JobRef, output: ProviderOutput): Promise<OpenedOutput> };
+
+export function createMockProvider(deps: MockProviderDeps = {}): MockProvider {
   const now = deps.now ?? Date.now;
   return {
     id: 'mock',

@@ -7,7 +7,6 @@ import { Readable } from 'node:stream';
 import {
   badResponse,
   joinUrl,
-  openStream,
   parseBody,
   parseChannelSettings,
   sendOk,
@@ -21,6 +20,7 @@ import {
   type MediaProvider,
   type MediaRequest,
   type OpenedOutput,
+  type OutputRequest,
   type ProviderJob,
   type ProviderOutput,
   type SubmitContext,
@@ -102,33 +102,21 @@ export function createOpenAIProvider(): MediaProvider {
   }
 
   /**
-   * Inline images are decoded; image URLs are fetched without credentials (they are pre-signed and may be
-   * on another host); video content is fetched from `GET /videos/{id}/content` with the channel's key.
+   * Inline images are decoded; image URLs are pre-signed, need no key and may be on any host: null hands
+   * them to the gateway's guarded download. Video content is `GET /videos/{id}/content` with the
+   * channel's key, which the gateway makes (guarded redirects, the key never sent to another origin).
    */
-  async function openOutput(channel: ChannelAccess, job: JobRef, output: ProviderOutput): Promise<OpenedOutput> {
+  async function openOutput(channel: ChannelAccess, job: JobRef, output: ProviderOutput): Promise<OpenedOutput | { request: OutputRequest } | null> {
     if (output.base64 !== undefined) {
       return { body: Readable.from(Buffer.from(output.base64, 'base64')), contentType: output.contentType ?? 'image/png' };
     }
-    const settings = parseChannelSettings(PROVIDER, OpenAISettings, channel);
     if (job.jobId.startsWith(IMAGE_JOB_PREFIX)) {
       if (!output.url) throw new ProviderError({ code: 'bad_response', retryable: false, message: 'openai output has neither url nor base64' });
-      const opened = await openStream({
-        provider: PROVIDER,
-        operation: 'output',
-        method: 'GET',
-        url: output.url,
-        timeoutMs: settings.outputTimeoutMs,
-        secrets: [channel.apiKey],
-        headers: { accept: '*/*' },
-      });
-      return { body: opened.body, contentType: opened.contentType ?? output.contentType ?? 'image/png' };
+      return null;
     }
+    const settings = parseChannelSettings(PROVIDER, OpenAISettings, channel);
     const c = call(channel, 'output', 'GET', `videos/${encodeURIComponent(job.jobId)}/content`);
-    const opened = await openStream(
-      { ...c, timeoutMs: settings.outputTimeoutMs, headers: { ...c.headers, accept: 'application/binary' } },
-      readOpenAIError,
-    );
-    return { body: opened.body, contentType: opened.contentType ?? 'video/mp4' };
+    return { request: { url: c.url, headers: { ...c.headers!, accept: 'application/binary' }, timeoutMs: settings.outputTimeoutMs } };
   }
 
   return {

@@ -1,7 +1,7 @@
 /** The openai adapter against the fake OpenAI server over real HTTP. */
 import OpenAI from 'openai';
 import { createOpenAIProvider } from '../../../src/providers/openai';
-import type { JobRef } from '../../../src/providers/types';
+import type { JobRef, OpenedOutput, OutputRequest } from '../../../src/providers/types';
 import { startOpenAIFake, type OpenAIFake } from '../../fakes/openai-fake';
 import { fakeEmbedding, fakePromptTokens } from '../../fakes/openai-chat';
 import {
@@ -51,26 +51,27 @@ describe('images (synchronous)', () => {
     expect(sent.body).toEqual({ model: 'gpt-image-1', prompt: 'a red fox in the snow', n: 2, size: '1024x1024', quality: 'low', output_format: 'png' });
     expect(sent.headers.authorization).toBe(`Bearer ${fake.apiKey}`);
 
-    const opened = await provider.openOutput!(channelFor(fake), { jobId: job.jobId, request }, job.outputs[0]);
+    const opened = (await provider.openOutput!(channelFor(fake), { jobId: job.jobId, request }, job.outputs[0])) as OpenedOutput;
     expect(isPng(await readAll(opened.body))).toBe(true);
   });
 
-  it('dall-e answers URLs that download without the key and expire after their TTL', async () => {
+  it('dall-e answers URLs that download without the key and expire after their TTL; openOutput leaves them to the guarded download', async () => {
     fake.setOutputTtlMs(500);
     const request = mediaRequest({ kind: 'image', model: 'dall-e-3' });
     const job = await provider.submit(channelFor(fake), request, ctx);
     const url = job.outputs[0].url!;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/files\//);
 
-    const opened = await provider.openOutput!(channelFor(fake), { jobId: job.jobId, request }, job.outputs[0]);
-    expect(isPng(await readAll(opened.body))).toBe(true);
-    const fileRequest = fake.requestsTo('GET', '/files/')[0];
-    expect(fileRequest.headers.authorization).toBeUndefined();
+    // A pre-signed URL on any host: the adapter does not fetch it, the gateway's guarded client does.
+    expect(await provider.openOutput!(channelFor(fake), { jobId: job.jobId, request }, job.outputs[0])).toBeNull();
+    expect(fake.requestsTo('GET', '/files/')).toHaveLength(0);
+    const first = await download(url);
+    expect(first.status).toBe(200);
+    expect(isPng(first.bytes)).toBe(true);
+    expect(fake.requestsTo('GET', '/files/')[0].headers.authorization).toBeUndefined();
 
     await sleep(550);
     expect((await download(url)).status).toBe(403);
-    const err = await providerError(provider.openOutput!(channelFor(fake), { jobId: job.jobId, request }, job.outputs[0]));
-    expect(err).toMatchObject({ code: 'upstream_auth_failed', httpStatus: 403 });
   });
 
   it('has nothing to poll or cancel: status throws not_found, cancel says already_finished', async () => {
@@ -114,22 +115,24 @@ describe('videos (jobs)', () => {
     expect(final).toMatchObject({ status: 'succeeded', progress: 100, usage: { seconds: 8 } });
     expect(final.outputs).toEqual([{ url: `${fake.url}/videos/${submitted.jobId}/content`, contentType: 'video/mp4' }]);
 
-    // The content URL needs the key: a plain GET is refused, openOutput works.
+    // The content URL needs the key: a plain GET is refused; openOutput asks the gateway to GET it with the key.
     expect((await download(final.outputs[0].url!)).status).toBe(401);
     const opened = await provider.openOutput!(channelFor(fake), ref, final.outputs[0]);
-    expect(opened.contentType).toBe('video/mp4');
-    expect(isMp4(await readAll(opened.body))).toBe(true);
-    const contentCall = fake.requestsTo('GET', `/v1/videos/${submitted.jobId}/content`).pop()!;
-    expect(contentCall.headers.authorization).toBe(`Bearer ${fake.apiKey}`);
+    expect(opened).toEqual({
+      request: { url: `${fake.url}/videos/${submitted.jobId}/content`, headers: { authorization: `Bearer ${fake.apiKey}`, accept: 'application/binary' }, timeoutMs: 600_000 },
+    });
+    const content = await fetch((opened as { request: OutputRequest }).request.url, { headers: (opened as { request: OutputRequest }).request.headers });
+    expect(content.headers.get('content-type')).toBe('video/mp4');
+    expect(isMp4(Buffer.from(await content.arrayBuffer()))).toBe(true);
   });
 
-  it('the content expires after its TTL: openOutput then fails with not_found', async () => {
+  it('the content expires after its TTL: the content request then answers 404', async () => {
     fake.setOutputTtlMs(200);
     const request = mediaRequest({ kind: 'video', model: 'sora-2' });
     const { final, ref } = await run(provider, channelFor(fake), request);
     await sleep(250);
-    const err = await providerError(provider.openOutput!(channelFor(fake), ref, final.outputs[0]));
-    expect(err).toMatchObject({ code: 'not_found', retryable: false, httpStatus: 404 });
+    const { request: content } = (await provider.openOutput!(channelFor(fake), ref, final.outputs[0])) as { request: OutputRequest };
+    expect((await fetch(content.url, { headers: content.headers })).status).toBe(404);
   });
 
   it.each([
