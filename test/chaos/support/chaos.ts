@@ -70,8 +70,9 @@ const FINAL = new Set(['succeeded', 'failed', 'cancelled']);
 
 /**
  * The money invariants, read straight from the tables, for each account:
- * - balance + (sum of open holds) = sum(top-ups) - sum(captures), and reserved = sum(open holds);
- * - balance and reserved are never negative;
+ * - balance + (sum of open holds) - debt = sum(top-ups) - sum(captures), and reserved = sum(open holds);
+ * - debt = sum(debt ledger rows) and never both debt and balance above 0;
+ * - balance, reserved and debt are never negative;
  * - every task has exactly one hold (row and ledger entry) for its credits_reserved, at most one capture
  *   and at most one release, none while it runs;
  * - a final task has a closed hold, charged + refunded = reserved, and the ledger says the same amounts;
@@ -88,13 +89,14 @@ export async function checkLedgerInvariants(query: Query, accountIds: readonly s
     if (!ok) problems.push(problem());
   };
   for (const accountId of accountIds) {
-    const [account] = await query<{ balance: string; reserved: string }>('select balance, reserved from accounts where id = ?', [accountId]);
+    const [account] = await query<{ balance: string; reserved: string; debt: string }>('select balance, reserved, debt from accounts where id = ?', [accountId]);
     if (!account) {
       problems.push(`${accountId}: no such account`);
       continue;
     }
     const balance = Number(account.balance);
     const reserved = Number(account.reserved);
+    const debt = Number(account.debt);
     const [holdSums] = await query<{ open: string }>(`select coalesce(sum(amount), 0) as open from holds where account_id = ? and status = 'open'`, [accountId]);
     const openHolds = Number(holdSums?.open ?? 0);
     const ledger = await query<{ ref: string; kind: string; n: string; amount: string }>(
@@ -104,9 +106,11 @@ export async function checkLedgerInvariants(query: Query, accountIds: readonly s
     const sumOf = (kind: string) => ledger.filter((row) => row.kind === kind).reduce((total, row) => total + Number(row.amount), 0);
     const topups = sumOf('topup');
     const captures = sumOf('capture');
-    check(balance + openHolds === topups - captures, () => `${accountId}: balance ${balance} + open holds ${openHolds} != top-ups ${topups} - captures ${captures}`);
+    check(balance + openHolds - debt === topups - captures, () => `${accountId}: balance ${balance} + open holds ${openHolds} - debt ${debt} != top-ups ${topups} - captures ${captures}`);
     check(reserved === openHolds, () => `${accountId}: reserved ${reserved} != open holds ${openHolds}`);
-    check(balance >= 0 && reserved >= 0, () => `${accountId}: balance ${balance} / reserved ${reserved} below zero`);
+    check(debt === sumOf('debt'), () => `${accountId}: debt ${debt} != debt ledger rows ${sumOf('debt')}`);
+    check(debt === 0 || balance === 0, () => `${accountId}: owes ${debt} with ${balance} spendable`);
+    check(balance >= 0 && reserved >= 0 && debt >= 0, () => `${accountId}: balance ${balance} / reserved ${reserved} / debt ${debt} below zero`);
 
     const tasks = await query<{ id: string; status: string; credits_reserved: string; credits_charged: string; credits_refunded: string }>(
       'select id, status, credits_reserved, credits_charged, credits_refunded from tasks where account_id = ?',
@@ -148,8 +152,11 @@ export async function checkLedgerInvariants(query: Query, accountIds: readonly s
         check(!capture && !release, () => `${task.id}: ${task.status} but already captured or released`);
       }
     }
+    const topupRefs = new Set(ledger.filter((row) => row.kind === 'topup').map((row) => row.ref));
     for (const row of ledger) {
       if (row.kind === 'topup') continue;
+      // Debt paid back by a top-up is recorded under the top-up's ref.
+      if (row.kind === 'debt' && topupRefs.has(row.ref)) continue;
       check(taskIds.has(row.ref), () => `${accountId}: ledger ${row.kind} for ${row.ref}, which is not a task of the account`);
     }
     for (const hold of holds) check(taskIds.has(hold.id), () => `${accountId}: hold ${hold.id} without a task`);
