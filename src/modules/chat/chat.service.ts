@@ -45,8 +45,9 @@ export interface ChatServiceDeps {
 
 /**
  * How long the gateway keeps reading a stream whose client left, for the upstream's usage chunk (the
- * provider bills what it generates either way). Past it the connection is dropped (the provider stops
- * generating) and the request is billed from the tokenizer count of the text generated so far.
+ * provider bills what it generates either way), unless configured (CHAT_STREAM_USAGE_WAIT_MS). Past it
+ * the connection is dropped (the provider stops generating) and the request is billed from the
+ * tokenizer count of the text generated so far.
  */
 export const STREAM_USAGE_WAIT_MS = 10_000;
 
