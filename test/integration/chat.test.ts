@@ -1,5 +1,4 @@
 import OpenAI from 'openai';
-import { priceTokens } from '../../src/billing/pricing';
 import { ledgerTotals } from '../../src/billing/ledger';
 import { fakePromptTokens, fakeReplyPieces, fakeTokenCount } from '../fakes/openai-chat';
 import { startOpenAIFake, type OpenAIFake } from '../fakes/openai-fake';
@@ -9,6 +8,8 @@ import { eventually } from '../support/checks';
 
 /** One credit per input token, two per output token: every expectation below is exact. */
 const PRICING = { per_1k_input_tokens: 1000, per_1k_output_tokens: 2000 };
+/** The price of `tokens` under PRICING, worked out here rather than by the code under test. */
+const creditsFor = (tokens: { input: number; output: number }) => tokens.input * 1 + tokens.output * 2;
 
 interface UsageRow {
   ref: string;
@@ -118,7 +119,7 @@ describe('chat completions and embeddings through channels', () => {
 
     const tokens = { input: fakePromptTokens(body.messages), output: fakeReplyPieces(reply('Say hello')).length };
     expect(completion.usage).toMatchObject({ prompt_tokens: tokens.input, completion_tokens: tokens.output });
-    const price = priceTokens(PRICING, tokens);
+    const price = creditsFor(tokens);
     const [row, ...others] = await usageRows(c.accountId);
     expect(others).toHaveLength(0);
     expect(row).toMatchObject({
@@ -145,7 +146,7 @@ describe('chat completions and embeddings through channels', () => {
     expect(seen.model).toBe('gpt-4o');
     expect(seen.stream_options).toEqual({ include_obfuscation: false, include_usage: true });
 
-    const price = priceTokens(PRICING, { input: fakePromptTokens(messages), output: fakeReplyPieces(reply('stream me something')).length });
+    const price = creditsFor({ input: fakePromptTokens(messages), output: fakeReplyPieces(reply('stream me something')).length });
     expect((await usageRows(c.accountId))[0]).toMatchObject({ status: 'succeeded', credits: price });
     expect(await balance(c.accountId)).toMatchObject({ balance: 100_000 - price, reserved: 0 });
   });
@@ -161,7 +162,7 @@ describe('chat completions and embeddings through channels', () => {
     expect(last.choices).toEqual([]);
     const tokens = { input: fakePromptTokens(messages), output: fakeReplyPieces(reply('count me')).length };
     expect(last.usage).toMatchObject({ prompt_tokens: tokens.input, completion_tokens: tokens.output });
-    expect((await usageRows(c.accountId))[0]).toMatchObject({ credits: priceTokens(PRICING, tokens), units: { input_tokens: tokens.input, output_tokens: tokens.output } });
+    expect((await usageRows(c.accountId))[0]).toMatchObject({ credits: creditsFor(tokens), units: { input_tokens: tokens.input, output_tokens: tokens.output } });
   });
 
   it('writes each event as it arrives: SSE headers, no buffering, data: [DONE] at the end', async () => {
@@ -220,7 +221,7 @@ describe('chat completions and embeddings through channels', () => {
     }
     expect(streamedArgs).toBe(args);
     expect(finish).toBe('tool_calls');
-    const price = priceTokens(PRICING, { input: fakePromptTokens(messages), output: fakeTokenCount(`get_weather${args}`) });
+    const price = creditsFor({ input: fakePromptTokens(messages), output: fakeTokenCount(`get_weather${args}`) });
     const rows = await usageRows(c.accountId);
     expect(rows.map((r) => [r.status, r.credits])).toEqual([['succeeded', price], ['succeeded', price]]);
   });
@@ -368,7 +369,7 @@ describe('chat completions and embeddings through channels', () => {
 
     // No usage arrived: the prompt as estimated (3 + 4 per message + 6 tokens of text in o200k_base), and
     // "This is " as generated (3 tokens in o200k_base), at 1 and 2 credits a token.
-    const full = priceTokens(PRICING, { input: fakePromptTokens(body.messages), output: pieces.length });
+    const full = creditsFor({ input: fakePromptTokens(body.messages), output: pieces.length });
     const [row] = await usageRows(c.accountId);
     expect(row).toMatchObject({ status: 'failed', credits: 13 + 2 * 3, units: { input_tokens: 13, output_tokens: 3 } });
     expect(row!.credits).toBeLessThan(full);
