@@ -408,7 +408,8 @@ async function pump(
         if (step !== 'more') break;
       }
       await flush();
-      if (gone && usage) return end('cancelled', null);
+      // Usage after the finish is the final count (some upstreams put a running count on every chunk).
+      if (gone && usage && finished) return end('cancelled', null);
       if (step === 'done') return end('succeeded', DONE);
       if (step === 'error') return interrupt('upstream error event');
       if (!gone && call.clientSignal.aborted) leave();
