@@ -190,8 +190,8 @@ export async function hold(
 }
 
 /**
- * Closes an open hold: charges `capture` (capped at the hold) and gives the rest back.
- * `capture = 0` is a full release. Closing an already closed hold changes nothing.
+ * Closes an open hold: charges `capture` (capped at the hold) and gives the rest back, which pays the
+ * account's debt first. `capture = 0` is a full release. Closing an already closed hold changes nothing.
  */
 export async function closeHold(knex: Knex, input: { ref: string; capture: number }): Promise<CloseOutcome> {
   return knex.transaction((trx) => closeHoldInTransaction(trx, input));
