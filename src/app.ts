@@ -89,7 +89,7 @@ export function createApp(deps: AppDeps): Koa {
   for (const router of [
     tasksRoutes({ tasks, em }),
     modelsRoutes({ em }),
-    chatRoutes({ leases: deps.leases, routes, maxChannelAttempts: deps.config.tasks.maxChannelAttempts }),
+    chatRoutes({ leases: deps.leases, routes, maxChannelAttempts: deps.config.tasks.maxChannelAttempts, usageWaitMs: deps.config.chat.streamUsageWaitMs }),
     usageRoutes({ em, leases: deps.leases }),
     adminRoutes({ em, ...links, leases: deps.leases, routes }),
   ]) {

@@ -62,6 +62,8 @@ const EnvSchema = z.object({
   DEFAULT_TASK_DEADLINE_SECONDS: z.coerce.number().int().positive().default(3600),
   /** How many channels a task may try before it fails. */
   MAX_CHANNEL_ATTEMPTS: z.coerce.number().int().min(1).default(3),
+  /** How long (ms) a chat stream whose client left is still read for the upstream's usage chunk. */
+  CHAT_STREAM_USAGE_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
 }).refine((env) => env.HTTP_HEADERS_TIMEOUT_MS <= env.HTTP_REQUEST_TIMEOUT_MS, {
   path: ['HTTP_HEADERS_TIMEOUT_MS'],
   message: 'must not be larger than HTTP_REQUEST_TIMEOUT_MS (the request includes its headers)',
@@ -90,6 +92,8 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   runWorker: boolean;
   tasks: { defaultDeadlineSeconds: number; maxChannelAttempts: number };
+  /** Chat streams: how long one whose client left is read on for the upstream's usage (ms). */
+  chat: { streamUsageWaitMs: number };
 }
 
 /** Parses the environment once; throws one readable list of every bad variable. */
@@ -131,5 +135,6 @@ export function loadConfig(source: NodeJS.ProcessEnv): Config {
       defaultDeadlineSeconds: env.DEFAULT_TASK_DEADLINE_SECONDS,
       maxChannelAttempts: env.MAX_CHANNEL_ATTEMPTS,
     },
+    chat: { streamUsageWaitMs: env.CHAT_STREAM_USAGE_WAIT_MS },
   };
 }

@@ -188,7 +188,7 @@ export async function writeReport(results: BenchResults, file: string): Promise<
   if (results.invariant) {
     const i = results.invariant;
     out.push('## Money', '');
-    out.push(`After the run, per account: balance + reserved = top-ups - captures and reserved = open holds: ${i.violations.length === 0 ? `holds for all ${i.accounts} accounts` : `**violated**: ${i.violations.join('; ')}`}. Tasks: ${Object.entries(i.tasks).map(([k, v]) => `${v} ${k}`).join(', ')}${i.openTasks ? `; ${i.openTasks} still open` : ''}.`, '');
+    out.push(`After the run, per account: balance + reserved - debt = top-ups - captures and reserved = open holds: ${i.violations.length === 0 ? `holds for all ${i.accounts} accounts` : `**violated**: ${i.violations.join('; ')}`}. Tasks: ${Object.entries(i.tasks).map(([k, v]) => `${v} ${k}`).join(', ')}${i.openTasks ? `; ${i.openTasks} still open` : ''}.`, '');
   }
   const analysis = await readFile(path.join(ROOT, 'bench', 'ANALYSIS.md'), 'utf8').catch(() => '');
   if (analysis) out.push(analysis.trim(), '');

@@ -31,10 +31,10 @@ export async function succeededTaskIds(orm: Orm, limit: number): Promise<string[
   return (rows.rows as { id: string }[]).map((r) => r.id);
 }
 
-/** Per account: balance + reserved = top-ups - captures, and reserved = open holds (DESIGN.md's invariant). */
+/** Per account: balance + reserved - debt = top-ups - captures, and reserved = open holds (the ledger's invariant). */
 export async function ledgerInvariant(orm: Orm): Promise<{ accounts: number; violations: string[] }> {
   const result = await orm.em.getKnex().raw(
-    `select a.id, a.balance, a.reserved,
+    `select a.id, a.balance, a.reserved, a.debt,
        (select coalesce(sum(amount), 0) from holds where account_id = a.id and status = 'open') as open_holds,
        (select coalesce(sum(amount), 0) from ledger_entries where account_id = a.id and kind = 'topup') as topups,
        (select coalesce(sum(amount), 0) from ledger_entries where account_id = a.id and kind = 'capture') as captures
@@ -42,9 +42,9 @@ export async function ledgerInvariant(orm: Orm): Promise<{ accounts: number; vio
   );
   const violations: string[] = [];
   for (const row of result.rows) {
-    const [balance, reserved, open, topups, captures] = [row.balance, row.reserved, row.open_holds, row.topups, row.captures].map(Number) as [number, number, number, number, number];
-    if (balance + reserved !== topups - captures || reserved !== open) {
-      violations.push(`${row.id}: balance ${balance} + reserved ${reserved} vs top-ups ${topups} - captures ${captures}; open holds ${open}`);
+    const [balance, reserved, debt, open, topups, captures] = [row.balance, row.reserved, row.debt, row.open_holds, row.topups, row.captures].map(Number) as [number, number, number, number, number, number];
+    if (balance + reserved - debt !== topups - captures || reserved !== open) {
+      violations.push(`${row.id}: balance ${balance} + reserved ${reserved} - debt ${debt} vs top-ups ${topups} - captures ${captures}; open holds ${open}`);
     }
   }
   return { accounts: result.rows.length, violations };

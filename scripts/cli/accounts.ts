@@ -1,9 +1,9 @@
 import { flag, integer, optionalString, required, requiredInteger, type CommandGroup } from './command';
 import { record, time } from './output';
 
-interface Account { id: string; name: string; balance: number; reserved: number; created_at: string }
+interface Account { id: string; name: string; balance: number; reserved: number; debt: number; created_at: string }
 
-const showAccount = (a: Account) => record({ id: a.id, name: a.name, balance: a.balance, reserved: a.reserved, created: time(a.created_at) });
+const showAccount = (a: Account) => record({ id: a.id, name: a.name, balance: a.balance, reserved: a.reserved, debt: a.debt, created: time(a.created_at) });
 
 export const accounts: CommandGroup = {
   create: {
@@ -31,10 +31,10 @@ export const accounts: CommandGroup = {
     options: { amount: flag.string, reason: flag.string },
     async run({ args, values, api, emit }) {
       const amount = requiredInteger(values, 'amount');
-      const result = await api.call<{ balance: number }>('POST', `/admin/accounts/${encodeURIComponent(args[0]!)}/credits`, {
+      const result = await api.call<{ balance: number; debt: number }>('POST', `/admin/accounts/${encodeURIComponent(args[0]!)}/credits`, {
         body: { amount, reason: optionalString(values, 'reason') },
       });
-      emit(result, () => record({ account: args[0], added: amount, balance: result.balance }));
+      emit(result, () => record({ account: args[0], added: amount, balance: result.balance, debt: result.debt }));
     },
   },
 };

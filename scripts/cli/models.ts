@@ -1,9 +1,12 @@
 import { CliError, flag, integer, pairs, required, type CommandGroup } from './command';
 import { record, table } from './output';
 
-interface Model { id: string; category: string; pricing: Record<string, number>; default_duration: number | null; deadline_seconds: number | null }
+interface Model { id: string; category: string; pricing: Record<string, number>; default_duration: number | null; deadline_seconds: number | null; max_output_tokens?: number | null }
 
-const PRICES = ['per_request', 'per_image', 'per_second', 'per_1k_input_tokens', 'per_1k_output_tokens'];
+const PRICES = [
+  'per_request', 'per_image', 'per_second', 'per_1k_input_tokens', 'per_1k_output_tokens',
+  'per_1k_cached_input_tokens', 'per_1k_audio_input_tokens', 'per_1k_reasoning_tokens', 'per_1k_audio_output_tokens',
+];
 
 /** `per_second=5,per_image=10` as the API's pricing object (whole credits). */
 export function parsePricing(value: string): Record<string, number> {
@@ -27,11 +30,11 @@ const pricing = (m: Model) => Object.entries(m.pricing).map(([name, credits]) =>
 
 export const models: CommandGroup = {
   add: {
-    usage: '--id ID --category C --pricing per_second=5,per_image=10 [--default-duration S] [--durations 5,10] [--max-outputs N] [--price-tiers JSON] [--deadline S]',
+    usage: '--id ID --category C --pricing per_second=5,per_image=10 [--default-duration S] [--durations 5,10] [--max-outputs N] [--price-tiers JSON] [--deadline S] [--max-output-tokens T]',
     summary: 'Publish a model (category: chat, embedding, image, video, music)',
     options: {
       id: flag.string, category: flag.string, pricing: flag.string, 'default-duration': flag.string, deadline: flag.string,
-      durations: flag.string, 'max-outputs': flag.string, 'price-tiers': flag.string,
+      durations: flag.string, 'max-outputs': flag.string, 'price-tiers': flag.string, 'max-output-tokens': flag.string,
     },
     async run({ values, api, emit }) {
       const model = await api.call<Model>('POST', '/admin/models', {
@@ -44,6 +47,7 @@ export const models: CommandGroup = {
           max_outputs: integer(values, 'max-outputs'),
           price_tiers: values['price-tiers'] === undefined ? undefined : parseJson(String(values['price-tiers']), '--price-tiers'),
           deadline_seconds: integer(values, 'deadline'),
+          max_output_tokens: integer(values, 'max-output-tokens'),
         },
       });
       emit(model, () => record({ id: model.id, category: model.category, pricing: pricing(model), default_duration: model.default_duration, deadline_seconds: model.deadline_seconds }));

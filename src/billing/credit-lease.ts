@@ -22,8 +22,15 @@
  * always equal usage credits. Blocks idle for LEASE_IDLE_MS (or older than LEASE_MAX_AGE_MS, once their
  * requests are done) are released with closeHold(); close() flushes and releases everything at shutdown.
  *
- * The invariant `balance + reserved = top-ups - captures` holds at every moment: uncarved, in-flight and
- * settled-but-unflushed credits all sit in open block holds. What lags (by about LEASE_FLUSH_MS) is the
+ * A request may capture more than it carved (its real usage cost more than the estimate): its carved
+ * part is captured from the blocks as usual, and the flush charges the rest with chargeBeyondHold in the
+ * same transaction (from the balance, the remainder as the account's debt, ledger.ts). When that makes
+ * debt, every lease of the account in this process stops lending, so the next request must take a new
+ * hold, which the debt refuses (402); the retired blocks go back to the wallet, paying the debt.
+ *
+ * The invariant `balance + reserved - debt = top-ups - captures` holds at every moment: uncarved,
+ * in-flight and settled-but-unflushed credits all sit in open block holds (an overage is charged only
+ * when it is written). What lags (by about LEASE_FLUSH_MS) is the
  * moment a request's usage row and capture appear, and the moment unused credits return to the balance;
  * readers that must see them call flush() or quiesce() (the admin money reads and GET /v1/usage do).
  *
@@ -34,7 +41,7 @@
 import type { Knex } from '@mikro-orm/postgresql';
 import { newId } from '../ids';
 import type { Logger } from '../log';
-import { closeHold, hold } from './ledger';
+import { chargeBeyondHold, closeHold, hold } from './ledger';
 
 /** How often settled requests are written (ms): about the most a usage row lags its response. */
 export const LEASE_FLUSH_MS = 20;
@@ -109,9 +116,13 @@ interface Settlement {
   ref: string;
   lease: Lease;
   parts: Part[];
+  /** The request's full price; above the parts' captures when usage cost more than was carved. */
   capture: number;
   usage: UsageInput;
 }
+
+/** What a settlement charges beyond what it carved. */
+const overageOf = (s: Settlement) => s.capture - s.parts.reduce((sum, p) => sum + p.captured, 0);
 
 export interface CreditLeasesDeps {
   knex: () => Knex;
@@ -201,9 +212,11 @@ export function createCreditLeases(deps: CreditLeasesDeps) {
     return { status: 'insufficient' };
   }
 
-  /** Writes one lease's settlements in one transaction. */
-  async function write(lease: Lease, batch: Settlement[]): Promise<void> {
+  /** Writes one lease's settlements in one transaction. Returns the debt it made. */
+  async function write(lease: Lease, batch: Settlement[]): Promise<number> {
+    let debt = 0;
     await deps.knex().transaction(async (trx) => {
+      debt = 0;
       const blockRefs = [...new Set(batch.flatMap((s) => s.parts.filter((p) => p.captured > 0).map((p) => p.block.ref)))];
       const open = blockRefs.length === 0
         ? { rows: [] as { id: string; budget_month: string | null }[] }
@@ -236,8 +249,16 @@ export function createCreditLeases(deps: CreditLeasesDeps) {
         `insert into ledger_entries (account_id, kind, amount, ref) select ?, 'capture', t.amount, t.ref from unnest(?::text[], ?::bigint[]) as t(ref, amount)`,
         [lease.accountId, applied.map((s) => s.ref), applied.map((s) => s.capture)],
       );
+      for (const s of applied) {
+        const overage = overageOf(s);
+        if (overage === 0) continue;
+        const owed = await chargeBeyondHold(trx, { ref: s.ref, accountId: lease.accountId, apiKeyId: lease.apiKeyId, amount: overage });
+        if (owed > 0) await trx.raw(`update usage_records set debt = ? where ref = ?`, [owed, s.ref]);
+        debt += owed;
+      }
       const perBlock = new Map<string, number>();
       for (const s of applied) for (const p of s.parts) if (p.captured > 0) perBlock.set(p.block.ref, (perBlock.get(p.block.ref) ?? 0) + p.captured);
+      if (perBlock.size === 0) return;
       const refs = [...perBlock.keys()];
       const amounts = refs.map((r) => perBlock.get(r)!);
       const lowered = await trx.raw(
@@ -258,6 +279,7 @@ export function createCreditLeases(deps: CreditLeasesDeps) {
         await trx.raw(`update key_monthly_spend set reserved = reserved - ?, spent = spent + ? where api_key_id = ? and month = ?`, [amount, amount, lease.apiKeyId, month]);
       }
     });
+    return debt;
   }
 
   /** Writes every pending settlement, then releases the blocks that may go. */
@@ -272,8 +294,9 @@ export function createCreditLeases(deps: CreditLeasesDeps) {
     }
     for (const [lease, settlements] of byLease) {
       try {
-        await write(lease, settlements);
+        const debt = await write(lease, settlements);
         for (const s of settlements) for (const p of s.parts) if (p.captured > 0) p.block.pending -= 1;
+        if (debt > 0) stopLending(lease.accountId);
       } catch (error) {
         // Written again at the next flush: the usage ref makes the retry exact.
         deps.log.error({ err: error, requests: settlements.length }, 'flushing request settlements failed; will retry');
@@ -299,6 +322,14 @@ export function createCreditLeases(deps: CreditLeasesDeps) {
         }
       }
       if (lease.blocks.length === 0 && !lease.growing) leases.delete(id);
+    }
+  }
+
+  /** The account owes: none of its leases here lends any more, so its next request asks the ledger (and gets 402). */
+  function stopLending(accountId: string): void {
+    for (const lease of leases.values()) {
+      if (lease.accountId !== accountId) continue;
+      for (const block of lease.blocks) if (block.state === 'lending') block.state = 'retired';
     }
   }
 
@@ -337,15 +368,16 @@ export function createCreditLeases(deps: CreditLeasesDeps) {
     },
 
     /**
-     * Settles a reservation: `capture` (at most its amount) is charged at the next flush together with
-     * its usage row, the rest is lendable again at once. A second call changes nothing. Returns the capture.
+     * Settles a reservation: `capture` is charged at the next flush together with its usage row (what
+     * it carved first, anything beyond from the balance or as debt); what it carved and did not capture
+     * is lendable again at once. A second call changes nothing. Returns the capture.
      */
     settle(reservation: Reservation, input: { capture: number; usage: UsageInput }): number {
       const carved = reservation as Carved;
       if (carved.settled) return 0;
       if (!Number.isInteger(input.capture) || input.capture < 0) throw new Error(`capture must be a non-negative integer, got ${input.capture}`);
       carved.settled = true;
-      const capture = Math.min(input.capture, carved.amount);
+      const capture = input.capture;
       let left = capture;
       const at = now();
       for (const part of carved.parts) {

@@ -5,8 +5,14 @@ import type { Knex } from '@mikro-orm/postgresql';
  * (ref, kind), so a retried step is a no-op, and changes the account with a conditional update, so
  * concurrent holds can never push a balance below zero.
  *
- * Invariant, per account and at every moment: balance + reserved = top-ups - captures,
+ * Invariant, per account and at every moment: balance + reserved - debt = top-ups - captures,
  * where `reserved` equals the sum of open holds.
+ *
+ * Debt: token routes settle at the provider's real usage even above their hold (chargeBeyondHold). What
+ * the balance can't cover becomes `debt`, with a `debt` ledger row (ref = the request); every credit that
+ * comes back to the wallet afterwards (a top-up, a released hold) pays it first, with a negative `debt`
+ * row, so `debt` and `balance` are never both above zero and `debt` = the sum of the `debt` rows. While
+ * an account owes anything, every new hold is refused as insufficient.
  */
 
 export type HoldOutcome =
@@ -16,11 +22,11 @@ export type HoldOutcome =
 
 export type CloseOutcome = { status: 'closed'; captured: number; released: number } | { status: 'already_closed' };
 
-/** Adds (or with a negative amount, removes) credits. Idempotent per `ref`. */
+/** Adds (or with a negative amount, removes) credits; what is added pays the account's debt first. Idempotent per `ref`. */
 export async function topUp(
   knex: Knex,
   input: { accountId: string; amount: number; ref: string; reason?: string },
-): Promise<{ balance: number; applied: boolean }> {
+): Promise<{ balance: number; debt: number; applied: boolean }> {
   return knex.transaction(async (trx) => {
     const inserted = await trx.raw(
       `insert into ledger_entries (account_id, kind, amount, ref, reason) values (?, 'topup', ?, ?, ?)
@@ -28,16 +34,61 @@ export async function topUp(
       [input.accountId, input.amount, input.ref, input.reason ?? null],
     );
     if (inserted.rows.length === 0) {
-      const row = await trx.raw(`select balance from accounts where id = ?`, [input.accountId]);
-      return { balance: Number(row.rows[0]?.balance ?? 0), applied: false };
+      const row = await trx.raw(`select balance, debt from accounts where id = ?`, [input.accountId]);
+      return { balance: Number(row.rows[0]?.balance ?? 0), debt: Number(row.rows[0]?.debt ?? 0), applied: false };
     }
     const updated = await trx.raw(
-      `update accounts set balance = balance + ? where id = ? and balance + ? >= 0 returning balance`,
+      `update accounts set balance = balance + ? where id = ? and balance + ? >= 0 returning balance, debt`,
       [input.amount, input.accountId, input.amount],
     );
     if (updated.rows.length === 0) throw new InsufficientCreditsError();
-    return { balance: Number(updated.rows[0].balance), applied: true };
+    if (input.amount <= 0) return { balance: Number(updated.rows[0].balance), debt: Number(updated.rows[0].debt), applied: true };
+    return { ...(await payDebt(trx, input.accountId, input.ref)), applied: true };
   });
+}
+
+/**
+ * Moves what the balance can of the account's debt out of it (a negative `debt` row under `ref`), inside
+ * the caller's transaction, after credits came back to the balance. Returns what is left of both.
+ */
+async function payDebt(trx: Knex.Transaction, accountId: string, ref: string): Promise<{ balance: number; debt: number }> {
+  const paid = await trx.raw(
+    `update accounts a set balance = a.balance - least(a.balance, a.debt), debt = a.debt - least(a.balance, a.debt)
+     from (select id, least(balance, debt) as pay from accounts where id = ? for update) p
+     where a.id = p.id returning a.balance, a.debt, p.pay`,
+    [accountId],
+  );
+  const pay = Number(paid.rows[0]?.pay ?? 0);
+  if (pay > 0) {
+    await trx.raw(`insert into ledger_entries (account_id, kind, amount, ref, reason) values (?, 'debt', ?, ?, 'debt paid')`, [accountId, -pay, ref]);
+  }
+  return { balance: Number(paid.rows[0]?.balance ?? 0), debt: Number(paid.rows[0]?.debt ?? 0) };
+}
+
+/**
+ * Charges `amount` more than request `ref`'s hold held (its real usage cost more than the estimate),
+ * inside the caller's transaction: from the balance as far as it goes, the rest as the account's debt
+ * (a `debt` ledger row under `ref`). The caller writes the capture row for the full price. Counts against
+ * the key's total and current monthly spend, which may then pass their budgets: the work was done.
+ * Returns the part that became debt.
+ */
+export async function chargeBeyondHold(trx: Knex.Transaction, input: { ref: string; accountId: string; apiKeyId: string | null; amount: number }): Promise<number> {
+  if (!Number.isInteger(input.amount) || input.amount <= 0) throw new Error(`amount must be a positive integer, got ${input.amount}`);
+  const charged = await trx.raw(
+    `update accounts a set balance = a.balance - least(a.balance, ?), debt = a.debt + ? - least(a.balance, ?)
+     from (select id, ? - least(balance, ?) as owed from accounts where id = ? for update) o
+     where a.id = o.id returning o.owed`,
+    [input.amount, input.amount, input.amount, input.amount, input.amount, input.accountId],
+  );
+  const owed = Number(charged.rows[0]?.owed ?? 0);
+  if (owed > 0) {
+    await trx.raw(`insert into ledger_entries (account_id, kind, amount, ref, reason) values (?, 'debt', ?, ?, 'usage beyond the hold')`, [input.accountId, owed, input.ref]);
+  }
+  if (input.apiKeyId) {
+    await trx.raw(`update api_keys set budget_spent = budget_spent + ? where id = ?`, [input.amount, input.apiKeyId]);
+    await trx.raw(`update key_monthly_spend set spent = spent + ? where api_key_id = ? and month = ?`, [input.amount, input.apiKeyId, budgetMonth(new Date())]);
+  }
+  return owed;
 }
 
 /** Thrown inside a transaction to roll it back when the wallet cannot cover an amount. */
@@ -84,9 +135,10 @@ export async function holdInTransaction(
     `insert into ledger_entries (account_id, kind, amount, ref) values (?, 'hold', ?, ?)`,
     [input.accountId, input.amount, input.ref],
   );
+  // `debt = 0`: an account that owes anything gets no new hold until a top-up pays the debt.
   const updated = await trx.raw(
     `update accounts set balance = balance - ?, reserved = reserved + ?
-     where id = ? and balance >= ? returning balance`,
+     where id = ? and balance >= ? and debt = 0 returning balance`,
     [input.amount, input.amount, input.accountId, input.amount],
   );
   if (updated.rows.length === 0) throw new InsufficientCreditsError();
@@ -138,8 +190,8 @@ export async function hold(
 }
 
 /**
- * Closes an open hold: charges `capture` (capped at the hold) and gives the rest back.
- * `capture = 0` is a full release. Closing an already closed hold changes nothing.
+ * Closes an open hold: charges `capture` (capped at the hold) and gives the rest back, which pays the
+ * account's debt first. `capture = 0` is a full release. Closing an already closed hold changes nothing.
  */
 export async function closeHold(knex: Knex, input: { ref: string; capture: number }): Promise<CloseOutcome> {
   return knex.transaction((trx) => closeHoldInTransaction(trx, input));
@@ -167,7 +219,8 @@ export async function closeHoldInTransaction(trx: Knex.Transaction, input: { ref
     captured,
     input.ref,
   ]);
-  await trx.raw(`update accounts set reserved = reserved - ?, balance = balance + ? where id = ?`, [amount, released, accountId]);
+  const after = await trx.raw(`update accounts set reserved = reserved - ?, balance = balance + ? where id = ? returning debt`, [amount, released, accountId]);
+  if (released > 0 && Number(after.rows[0]?.debt ?? 0) > 0) await payDebt(trx, accountId, input.ref);
   if (apiKeyId) {
     await trx.raw(`update api_keys set budget_reserved = budget_reserved - ?, budget_spent = budget_spent + ? where id = ?`, [
       amount,
@@ -194,12 +247,13 @@ export async function closeHoldInTransaction(trx: Knex.Transaction, input: { ref
 export async function ledgerTotals(
   knex: Knex,
   accountId: string,
-): Promise<{ balance: number; reserved: number; openHolds: number; topups: number; captures: number }> {
+): Promise<{ balance: number; reserved: number; debt: number; openHolds: number; topups: number; captures: number; debtEntries: number }> {
   const result = await knex.raw(
-    `select a.balance, a.reserved,
+    `select a.balance, a.reserved, a.debt,
        (select coalesce(sum(amount), 0) from holds where account_id = a.id and status = 'open') as open_holds,
        (select coalesce(sum(amount), 0) from ledger_entries where account_id = a.id and kind = 'topup') as topups,
-       (select coalesce(sum(amount), 0) from ledger_entries where account_id = a.id and kind = 'capture') as captures
+       (select coalesce(sum(amount), 0) from ledger_entries where account_id = a.id and kind = 'capture') as captures,
+       (select coalesce(sum(amount), 0) from ledger_entries where account_id = a.id and kind = 'debt') as debt_entries
      from accounts a where a.id = ?`,
     [accountId],
   );
@@ -207,8 +261,10 @@ export async function ledgerTotals(
   return {
     balance: Number(row.balance),
     reserved: Number(row.reserved),
+    debt: Number(row.debt),
     openHolds: Number(row.open_holds),
     topups: Number(row.topups),
     captures: Number(row.captures),
+    debtEntries: Number(row.debt_entries),
   };
 }

@@ -93,6 +93,13 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
         },
       });
       new Gauge({
+        name: 'gateway_credits_debt', help: 'Credits owed by accounts whose token usage went beyond their wallet (from the database)', registers: [registry],
+        async collect() {
+          const result = await knex().raw(`select coalesce(sum(debt), 0)::bigint as debt from accounts`);
+          this.set(Number(result.rows[0].debt));
+        },
+      });
+      new Gauge({
         name: 'gateway_channel_circuit_open', help: '1 when a channel circuit is open (from the database)', labelNames: ['channel'] as const, registers: [registry],
         async collect() {
           this.reset();

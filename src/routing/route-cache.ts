@@ -17,6 +17,8 @@ export interface CachedModel {
   id: string;
   category: string;
   pricing: Pricing;
+  /** Output tokens a chat hold assumes without max_tokens (null: the gateway's default). */
+  maxOutputTokens: number | null;
 }
 
 interface Entry<T> {
@@ -56,7 +58,7 @@ export function createRouteCache(deps: {
     model(id: string): Promise<CachedModel | null> {
       return cached(`model\n${id}`, async () => {
         const model = await deps.em().findOne(Model, { id });
-        return model && { id: model.id, category: model.category, pricing: model.pricing };
+        return model && { id: model.id, category: model.category, pricing: model.pricing, maxOutputTokens: model.maxOutputTokens ?? null };
       });
     },
     /** Enabled channels serving `model` for `group`. */

@@ -19,10 +19,12 @@ export interface ChatHost {
   json(ctx: RouteContext, status: number, body: unknown): void;
 }
 
-/** Token usage the fake reports. */
+/** Token usage the fake reports; the details are parts of the totals, as OpenAI reports them. */
 export interface ChatUsage {
   prompt_tokens: number;
   completion_tokens: number;
+  cached_tokens?: number;
+  reasoning_tokens?: number;
 }
 
 /** How the fake counts tokens: a quarter of the characters, at least 1. Exported for expectations. */
@@ -56,7 +58,8 @@ export interface FakeToolCall {
 export class OpenAIChatFake {
   private reply: string | ((body: Record<string, unknown>) => string) = defaultReply;
   private chunkDelayMs = 0;
-  private usage: ChatUsage | null = null;
+  private usage: ChatUsage | 'none' | null = null;
+  private embeddingTokens: number | null = null;
   private readonly cuts: number[] = [];
   private cutAlways: number | null = null;
   private toolCalls: FakeToolCall[] | null = null;
@@ -78,9 +81,18 @@ export class OpenAIChatFake {
     return this;
   }
 
-  /** Fixed usage numbers instead of the fake's own count; `null` goes back to counting. */
-  setUsage(usage: ChatUsage | null): this {
+  /**
+   * Fixed usage numbers instead of the fake's own count; `'none'`: no usage at all (no `usage` field, no
+   * usage chunk even when asked); `null` goes back to counting.
+   */
+  setUsage(usage: ChatUsage | 'none' | null): this {
     this.usage = usage;
+    return this;
+  }
+
+  /** Embeddings report this many prompt tokens instead of the fake's own count; `null` goes back to counting. */
+  setEmbeddingTokens(tokens: number | null): this {
+    this.embeddingTokens = tokens;
     return this;
   }
 
@@ -121,6 +133,7 @@ export class OpenAIChatFake {
     this.reply = defaultReply;
     this.chunkDelayMs = 0;
     this.usage = null;
+    this.embeddingTokens = null;
     this.cuts.length = 0;
     this.cutAlways = null;
     this.rough.length = 0;
@@ -180,13 +193,13 @@ export class OpenAIChatFake {
       pieces = pieces.slice(0, limit);
       finish = 'length';
     }
-    const usage = this.usage ?? { prompt_tokens: fakePromptTokens(body.messages), completion_tokens: pieces.length };
-    const fullUsage = {
+    const usage = this.usage === 'none' ? null : (this.usage ?? { prompt_tokens: fakePromptTokens(body.messages), completion_tokens: pieces.length });
+    const fullUsage = usage && {
       prompt_tokens: usage.prompt_tokens,
       completion_tokens: usage.completion_tokens,
       total_tokens: usage.prompt_tokens + usage.completion_tokens,
-      prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-      completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+      prompt_tokens_details: { cached_tokens: usage.cached_tokens ?? 0, audio_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: usage.reasoning_tokens ?? 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
     };
     const id = `chatcmpl-${randomId(29)}`;
     const created = Math.floor(Date.now() / 1000);
@@ -207,7 +220,7 @@ export class OpenAIChatFake {
             finish_reason: finish,
           },
         ],
-        usage: fullUsage,
+        ...(fullUsage ? { usage: fullUsage } : {}),
         service_tier: 'default',
         system_fingerprint: 'fp_fake',
       });
@@ -222,7 +235,7 @@ export class OpenAIChatFake {
       return;
     }
 
-    const includeUsage = isObject(body.stream_options) && body.stream_options.include_usage === true;
+    const includeUsage = fullUsage !== null && isObject(body.stream_options) && body.stream_options.include_usage === true;
     const chunk = (delta: Record<string, unknown>, finishReason: string | null) => ({
       id,
       object: 'chat.completion.chunk',
@@ -344,6 +357,7 @@ export class OpenAIChatFake {
         embedding: format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector,
       };
     });
+    if (this.embeddingTokens !== null) tokens = this.embeddingTokens;
     this.host.json(ctx, 200, { object: 'list', data, model: body.model, usage: { prompt_tokens: tokens, total_tokens: tokens } });
   }
 

@@ -42,8 +42,9 @@ describe('credit leases', () => {
       [accountId, accountId, accountId, keyId, keyId],
     )).rows;
     // The invariant holds at every moment, flushed or not.
-    expect(totals.balance + totals.reserved).toBe(totals.topups - totals.captures);
+    expect(totals.balance + totals.reserved - totals.debt).toBe(totals.topups - totals.captures);
     expect(totals.reserved).toBe(totals.openHolds);
+    expect(totals.debt).toBe(totals.debtEntries);
     expect(Number(row.captures)).toBe(Number(row.credits));
     return { ...totals, usageRows: Number(row.rows), keySpent: Number(row.spent), keyReserved: Number(row.key_reserved) };
   }
@@ -111,6 +112,32 @@ describe('credit leases', () => {
     lease.settle((second as { reservation: Reservation }).reservation, { capture: 90, usage: usage() });
     await lease.quiesce({ accountId: c.accountId });
     expect(await money(c.accountId, c.keyId)).toMatchObject({ balance: 0, reserved: 0, captures: 100, usageRows: 2 });
+  });
+
+  it('charges a capture above the carved hold in full: from the balance, then as debt that stops the lease and blocks new holds', async () => {
+    const c = await createCustomer(gw, { credits: 1000 });
+    const lease = leases();
+    const reserve = (amount: number) => lease.reserve({ ref: newId('chat'), accountId: c.accountId, apiKeyId: c.keyId, amount });
+    // Busy, so the lease holds a block bigger than the requests: 4 x 10, then a block of 160.
+    const held: Reservation[] = [];
+    for (let i = 0; i < 5; i++) held.push(((await reserve(10)) as { reservation: Reservation }).reservation);
+    expect(await money(c.accountId, c.keyId)).toMatchObject({ balance: 800, reserved: 200 });
+    // 300 for a request that carved 10: 10 from its part, 290 from the balance, in the flush's transaction.
+    expect(lease.settle(held[0]!, { capture: 300, usage: usage() })).toBe(300);
+    await lease.flush();
+    expect(await money(c.accountId, c.keyId)).toMatchObject({ balance: 510, reserved: 190, captures: 300, debt: 0, keySpent: 300 });
+    // 2000 for the next: 10 carved, 510 from the balance, 1480 owed.
+    lease.settle(held[1]!, { capture: 2000, usage: usage() });
+    await lease.flush();
+    expect(await money(c.accountId, c.keyId)).toMatchObject({ balance: 0, reserved: 180, captures: 2300, debt: 1480, keySpent: 2300 });
+    const [row] = (await knex().raw(`select credits, debt from usage_records where ref = ?`, [held[1]!.ref])).rows;
+    expect([Number(row.credits), Number(row.debt)]).toEqual([2000, 1480]);
+    // The lease lends no more although its block has 150 uncarved: the next request asks the ledger, which refuses.
+    expect(await reserve(1)).toEqual({ status: 'insufficient' });
+    // The three requests in flight end (5 each); the 165 left in the blocks go back to the wallet and pay the debt first.
+    for (const r of held.slice(2)) lease.settle(r, { capture: 5, usage: usage() });
+    await lease.quiesce({ accountId: c.accountId });
+    expect(await money(c.accountId, c.keyId)).toMatchObject({ balance: 0, reserved: 0, captures: 2315, debt: 1480 - 165, openHolds: 0 });
   });
 
   it('settles a request once, and a flush replayed after its commit charges nothing twice', async () => {

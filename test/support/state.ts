@@ -32,3 +32,20 @@ export async function walletOf(gw: TestGateway, accountId: string): Promise<{ ba
   );
   return { balance: Number(rows[0]?.balance), reserved: Number(rows[0]?.reserved) };
 }
+
+/**
+ * Waits until the account has no open hold, the credit lease's blocks included (a stream whose client
+ * left settles later): quiescing writes the settled requests and gives back unused blocks.
+ */
+export async function waitForNoOpenHold(gw: TestGateway, accountId: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    await gw.gateway.leases.quiesce({ accountId });
+    const rows = await gw.gateway.orm.em.fork().getConnection().execute<{ n: string }[]>(
+      `select count(*) as n from holds where account_id = ? and status = 'open'`, [accountId],
+    );
+    if (Number(rows[0]!.n) === 0) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`account ${accountId} still has an open hold`);
+}

@@ -1,80 +1,113 @@
+import { priceTokens } from '../../src/billing/pricing';
 import { chargeFor } from '../../src/modules/chat/chat.billing';
 import { attemptOrder, clientError } from '../../src/modules/chat/chat.service';
 import {
-  chunkTokens,
-  DEFAULT_OUTPUT_CAP,
+  DEFAULT_MAX_OUTPUT_TOKENS,
+  encodingFor,
   estimateEmbeddingTokens,
   estimatePromptTokens,
-  MEDIA_PART_TOKENS,
+  generatedTokens,
   outputCap,
-  PER_MESSAGE_OVERHEAD,
-  REPLY_PRIMING,
-  textTokens,
+  tokenCounter,
 } from '../../src/modules/chat/token-estimate';
 import { classifyHttpError, scrubberFor } from '../../src/modules/chat/upstream';
 import { ProviderError } from '../../src/providers/types';
 import type { Candidate } from '../../src/routing/candidates';
 
+// Expected counts are literal: what the o200k_base / cl100k_base encodings give for these texts.
 describe('token estimate', () => {
-  it('counts UTF-8 bytes / 4, rounded up', () => {
-    expect(textTokens('')).toBe(0);
-    expect(textTokens('abcd')).toBe(1);
-    expect(textTokens('abcde')).toBe(2);
-    // Three bytes per CJK character: closer to one token per character than chars / 4 would be.
-    expect(textTokens('你好世界')).toBe(3);
+  const o200k = () => tokenCounter('o200k_base');
+  const cl100k = () => tokenCounter('cl100k_base');
+
+  it('counts with the real encodings, CJK included', () => {
+    expect(o200k()('')).toBe(0);
+    expect(o200k()('The quick brown fox jumps over the lazy dog.')).toBe(10);
+    expect(o200k()('你好世界'.repeat(150))).toBe(300);
+    expect(cl100k()('你好世界'.repeat(150))).toBe(750);
+    // A special token in user text is text (7 tokens), not an error.
+    expect(o200k()('<|endoftext|>')).toBe(7);
   });
 
-  it('adds a per-message overhead and the reply priming, and counts tools and response_format', () => {
+  it('picks the encoding from the model id', () => {
+    expect(encodingFor('gpt-4o-mini')).toBe('o200k_base');
+    expect(encodingFor('gpt-4.1')).toBe('o200k_base');
+    expect(encodingFor('o3-mini')).toBe('o200k_base');
+    expect(encodingFor('gpt-4')).toBe('cl100k_base');
+    expect(encodingFor('gpt-4-turbo')).toBe('cl100k_base');
+    expect(encodingFor('gpt-3.5-turbo')).toBe('cl100k_base');
+    expect(encodingFor('text-embedding-3-small')).toBe('cl100k_base');
+    expect(encodingFor('openai/text-embedding-ada-002')).toBe('cl100k_base');
+    expect(encodingFor('qwen-max')).toBe('o200k_base');
+  });
+
+  it('tokenizes at most its budget of characters and counts the rest at one token per two bytes', () => {
+    const count = tokenCounter('o200k_base', 44);
+    // 44 characters tokenized (10 tokens), then 10 CJK characters of 3 bytes each = 15 tokens.
+    expect(count(`The quick brown fox jumps over the lazy dog.${'你'.repeat(10)}`)).toBe(10 + 15);
+    expect(count('abcd')).toBe(2);
+  });
+
+  it('adds 4 tokens per message and 3 for the reply, and counts tools and response_format', () => {
     const messages = [
       { role: 'system', content: 'You are terse.' },
       { role: 'user', content: 'Hello there!' },
     ];
-    const plain = estimatePromptTokens({ messages });
-    expect(plain).toBe(REPLY_PRIMING + 2 * PER_MESSAGE_OVERHEAD + textTokens('You are terse.') + textTokens('Hello there!'));
+    const plain = estimatePromptTokens({ messages }, o200k());
+    expect(plain).toBe(3 + 2 * 4 + 4 + 3);
     const tools = [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }];
-    expect(estimatePromptTokens({ messages, tools })).toBe(plain + textTokens(JSON.stringify(tools)));
-    const format = { type: 'json_object' };
-    expect(estimatePromptTokens({ messages, response_format: format })).toBe(plain + textTokens(JSON.stringify(format)));
+    expect(estimatePromptTokens({ messages, tools }, o200k())).toBe(plain + 19);
+    expect(estimatePromptTokens({ messages, response_format: { type: 'json_object' } }, o200k())).toBe(plain + 6);
   });
 
-  it('charges a flat amount per image part instead of the bytes of a data URI', () => {
+  it('charges a flat 1105 tokens per image part instead of the bytes of a data URI', () => {
     const image = { type: 'image_url', image_url: { url: `data:image/png;base64,${'A'.repeat(100_000)}` } };
-    const tokens = estimatePromptTokens({ messages: [{ role: 'user', content: [{ type: 'text', text: 'what is this?' }, image] }] });
-    expect(tokens).toBe(REPLY_PRIMING + PER_MESSAGE_OVERHEAD + textTokens('what is this?') + MEDIA_PART_TOKENS);
+    const tokens = estimatePromptTokens({ messages: [{ role: 'user', content: [{ type: 'text', text: 'what is this?' }, image] }] }, o200k());
+    expect(tokens).toBe(3 + 4 + 4 + 1105);
   });
 
-  it('takes the output cap from max_completion_tokens, then max_tokens, then the default, times n', () => {
-    expect(outputCap({})).toEqual({ tokens: DEFAULT_OUTPUT_CAP, clientLimited: false });
-    expect(outputCap({ max_tokens: 100 })).toEqual({ tokens: 100, clientLimited: true });
-    expect(outputCap({ max_tokens: 100, max_completion_tokens: 50 })).toEqual({ tokens: 50, clientLimited: true });
-    expect(outputCap({ max_tokens: 100, n: 3 })).toEqual({ tokens: 300, clientLimited: true });
-    expect(outputCap({ n: 2 }).tokens).toBe(2 * DEFAULT_OUTPUT_CAP);
+  it("takes the output cap from max_completion_tokens, then max_tokens, then the model's max_output_tokens, then 4096, times n", () => {
+    expect(DEFAULT_MAX_OUTPUT_TOKENS).toBe(4096);
+    expect(outputCap({}, null)).toEqual({ tokens: 4096, clientLimited: false });
+    expect(outputCap({}, 32_000)).toEqual({ tokens: 32_000, clientLimited: false });
+    expect(outputCap({ max_tokens: 100 }, 32_000)).toEqual({ tokens: 100, clientLimited: true });
+    expect(outputCap({ max_tokens: 100, max_completion_tokens: 50 }, null)).toEqual({ tokens: 50, clientLimited: true });
+    expect(outputCap({ max_tokens: 100, n: 3 }, null)).toEqual({ tokens: 300, clientLimited: true });
+    expect(outputCap({ n: 2 }, 8000).tokens).toBe(16_000);
   });
 
   it('estimates embeddings input: strings, lists, token arrays', () => {
-    expect(estimateEmbeddingTokens('abcdefgh')).toBe(2);
-    expect(estimateEmbeddingTokens(['abcd', 'abcdefgh'])).toBe(3);
-    expect(estimateEmbeddingTokens([1, 2, 3])).toBe(3);
-    expect(estimateEmbeddingTokens([[1, 2], [3]])).toBe(3);
+    expect(estimateEmbeddingTokens('abcdefgh', o200k())).toBe(1);
+    expect(estimateEmbeddingTokens(['You are terse.', 'Hello there!'], o200k())).toBe(7);
+    expect(estimateEmbeddingTokens([1, 2, 3], o200k())).toBe(3);
+    expect(estimateEmbeddingTokens([[1, 2], [3]], o200k())).toBe(3);
   });
 
-  it('counts a delivered chunk as at least one token, four characters each, rounded down', () => {
-    expect(chunkTokens(0)).toBe(0);
-    expect(chunkTokens(1)).toBe(1);
-    expect(chunkTokens(7)).toBe(1);
-    expect(chunkTokens(8)).toBe(2);
+  it('counts generated text with the tokenizer, and at least one token per chunk that carried text', () => {
+    expect(generatedTokens('The quick brown fox jumps over the lazy dog.', 3, o200k())).toBe(10);
+    expect(generatedTokens('aaaaaaaaaaaaaaaa', 12, o200k())).toBe(12);
+    expect(generatedTokens('', 0, o200k())).toBe(0);
   });
 });
 
 describe('billing rule', () => {
   const pricing = { per_1k_input_tokens: 1000, per_1k_output_tokens: 2000 };
 
-  it('charges the price of the real tokens when it fits in the hold', () => {
-    expect(chargeFor(pricing, { input: 10, output: 5 }, 100)).toEqual({ charge: 20, price: 20 });
+  it('charges the full price of the real tokens, whatever the hold was', () => {
+    expect(chargeFor(pricing, { input: 10, output: 5 })).toBe(20);
+    expect(chargeFor(pricing, { input: 10, output: 5000 })).toBe(10_010);
   });
 
-  it('never charges more than the hold', () => {
-    expect(chargeFor(pricing, { input: 10, output: 5000 }, 100)).toEqual({ charge: 100, price: 10_010 });
+  it('rounds each priced part up to whole credits', () => {
+    expect(priceTokens({ per_1k_input_tokens: 3, per_1k_output_tokens: 15, per_request: 1 }, { input: 1, output: 1 })).toBe(1 + 1 + 1);
+  });
+
+  it('prices the detail fields the pricing names at their own rate, and the others inside their totals', () => {
+    const rich = { per_1k_input_tokens: 10, per_1k_output_tokens: 40, per_1k_cached_input_tokens: 1, per_1k_reasoning_tokens: 80 };
+    // 1000 prompt tokens of which 600 cached: 400 x 10/1k + 600 x 1/1k = 4 + 1 (0.6 rounded up);
+    // 2000 completion tokens of which 1500 reasoning: 500 x 40/1k + 1500 x 80/1k = 20 + 120; audio unnamed.
+    expect(priceTokens(rich, { input: 1000, output: 2000, cachedInput: 600, reasoning: 1500, audioOutput: 100 })).toBe(4 + 1 + 20 + 120);
+    // Without detail rates, the totals are priced as they are.
+    expect(priceTokens(pricing, { input: 1000, output: 2000, cachedInput: 600, reasoning: 1500 })).toBe(1000 + 4000);
   });
 });
 

@@ -46,13 +46,13 @@ describe('inspectChunk', () => {
   });
 
   it('counts delivered text: content, refusal and tool-call names and arguments, per chunk', () => {
-    expect(inspectChunk(chunk({ choices: [{ index: 0, delta: { content: 'Hi ' } }] })).tokens).toBe(1);
-    expect(inspectChunk(chunk({ choices: [{ index: 0, delta: { content: 'sixteen chars!!!' } }] })).tokens).toBe(4);
-    expect(inspectChunk(chunk({ choices: [{ index: 0, delta: { role: 'assistant', content: '' } }] })).tokens).toBe(0);
+    expect(inspectChunk(chunk({ choices: [{ index: 0, delta: { content: 'Hi ' } }] })).text).toBe('Hi ');
+    expect(inspectChunk(chunk({ choices: [{ index: 0, delta: { reasoning_content: 'think' } }] })).text).toBe('think');
+    expect(inspectChunk(chunk({ choices: [{ index: 0, delta: { role: 'assistant', content: '' } }] })).text).toBe('');
     const tool = chunk({ choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { name: 'get_weather', arguments: '{"city"' } }] } }] });
-    expect(inspectChunk(tool).tokens).toBe(Math.floor((11 + 7) / 4));
+    expect(inspectChunk(tool).text).toBe('get_weather{"city"');
     const two = chunk({ choices: [{ index: 0, delta: { content: 'a' } }, { index: 1, delta: { content: 'b' } }] });
-    expect(inspectChunk(two).tokens).toBe(1);
+    expect(inspectChunk(two).text).toBe('ab');
   });
 
   it('reads the usage chunk and in-stream errors', () => {
@@ -63,7 +63,7 @@ describe('inspectChunk', () => {
   });
 
   it('tolerates data that is not JSON', () => {
-    expect(inspectChunk('not json')).toMatchObject({ done: false, json: null, tokens: 0 });
+    expect(inspectChunk('not json')).toMatchObject({ done: false, json: null, text: '' });
   });
 });
 
@@ -101,6 +101,14 @@ describe('readUsage and errorEvent', () => {
     expect(readUsage({ input_tokens: 3, output_tokens: 4 })).toEqual({ input: 3, output: 4 });
     expect(readUsage({ prompt_tokens: 5, total_tokens: 5 })).toEqual({ input: 5, output: 0 });
     expect(readUsage({ total_tokens: 5 })).toBeNull();
+    expect(readUsage({
+      prompt_tokens: 100, completion_tokens: 50,
+      prompt_tokens_details: { cached_tokens: 60, audio_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: 30, audio_tokens: 5 },
+    })).toEqual({ input: 100, output: 50, cachedInput: 60, reasoning: 30, audioOutput: 5 });
+    expect(readUsage({ input_tokens: 10, output_tokens: 20, output_tokens_details: { reasoning_tokens: 12 } })).toEqual({ input: 10, output: 20, reasoning: 12 });
+    // A detail is part of its total: never more than it, whatever the upstream says.
+    expect(readUsage({ prompt_tokens: 10, completion_tokens: 4, completion_tokens_details: { reasoning_tokens: 99 } })).toEqual({ input: 10, output: 4, reasoning: 4 });
     expect(readUsage(null)).toBeNull();
   });
 

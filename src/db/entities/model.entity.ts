@@ -7,6 +7,14 @@ export interface Pricing {
   per_second?: number;
   per_1k_input_tokens?: number;
   per_1k_output_tokens?: number;
+  /**
+   * Token detail rates: when set, those tokens (which the upstream counts inside its prompt or completion
+   * tokens) are priced at this rate instead of the input or output rate.
+   */
+  per_1k_cached_input_tokens?: number;
+  per_1k_audio_input_tokens?: number;
+  per_1k_reasoning_tokens?: number;
+  per_1k_audio_output_tokens?: number;
 }
 
 /**
@@ -39,6 +47,8 @@ export const Model = defineEntity({
     maxOutputs: p.integer().nullable(),
     /** Prices by resolution, size or quality; null: one price. */
     priceTiers: p.json<PriceTiers>().nullable(),
+    /** Output tokens a chat hold assumes when the request sets no max_tokens (null: DEFAULT_MAX_OUTPUT_TOKENS). */
+    maxOutputTokens: p.integer().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
   }),
 });

@@ -15,6 +15,8 @@ export const UsageRecord = defineEntity({
     channelId: p.string().nullable(),
     units: p.json<Record<string, number>>(),
     credits: p.bigint('number'),
+    /** The part of `credits` the wallet could not cover, which became the account's debt. */
+    debt: p.bigint('number').default(0),
     status: p.string(),
     latencyMs: p.integer().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),

@@ -2,6 +2,7 @@ import { Migration20261126000000Initial } from './Migration20261126000000Initial
 import { Migration20261126010000ChannelHealth } from './Migration20261126010000ChannelHealth';
 import { Migration20261126020000KeyBudgets } from './Migration20261126020000KeyBudgets';
 import { Migration20261205010000MediaPriceUnits } from './Migration20261205010000MediaPriceUnits';
+import { Migration20261205020000TokenDebt } from './Migration20261205020000TokenDebt';
 
 /** Migrations in order. Listed explicitly so they run the same from tsx, ts-jest and a build. */
 export const migrationsList = [
@@ -9,4 +10,5 @@ export const migrationsList = [
   { name: 'Migration20261126010000ChannelHealth', class: Migration20261126010000ChannelHealth },
   { name: 'Migration20261126020000KeyBudgets', class: Migration20261126020000KeyBudgets },
   { name: 'Migration20261205010000MediaPriceUnits', class: Migration20261205010000MediaPriceUnits },
+  { name: 'Migration20261205020000TokenDebt', class: Migration20261205020000TokenDebt },
 ];

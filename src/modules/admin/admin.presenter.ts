@@ -1,7 +1,10 @@
 /** Wire shapes of admin objects: ids are strings, times are ISO strings, secrets never appear. */
 
-export function presentAccount(account: { id: string; name: string; balance: number; reserved: number; createdAt: Date }) {
-  return { id: account.id, object: 'account', name: account.name, balance: account.balance, reserved: account.reserved, created_at: account.createdAt.toISOString() };
+export function presentAccount(account: { id: string; name: string; balance: number; reserved: number; debt: number; createdAt: Date }) {
+  return {
+    id: account.id, object: 'account', name: account.name, balance: account.balance, reserved: account.reserved, debt: account.debt,
+    created_at: account.createdAt.toISOString(),
+  };
 }
 
 export function presentKey(key: {
@@ -17,10 +20,10 @@ export function presentKey(key: {
   };
 }
 
-export function presentModel(model: { id: string; category: string; pricing: object; metadata: Record<string, unknown>; deadlineSeconds?: number | null; createdAt: Date } & MediaUnits) {
+export function presentModel(model: { id: string; category: string; pricing: object; metadata: Record<string, unknown>; deadlineSeconds?: number | null; maxOutputTokens?: number | null; createdAt: Date } & MediaUnits) {
   return {
     id: model.id, object: 'model', category: model.category, pricing: model.pricing, metadata: model.metadata,
-    deadline_seconds: model.deadlineSeconds ?? null, ...presentMediaUnits(model), created_at: model.createdAt.toISOString(),
+    deadline_seconds: model.deadlineSeconds ?? null, ...presentMediaUnits(model), max_output_tokens: model.maxOutputTokens ?? null, created_at: model.createdAt.toISOString(),
   };
 }
 

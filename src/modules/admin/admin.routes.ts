@@ -54,8 +54,8 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
     await findAccount(em, ctx.params.id!);
     const ref = ctx.get('idempotency-key') ? `topup_${ctx.params.id}_${ctx.get('idempotency-key')}` : newId('topup');
     try {
-      const { balance } = await topUp(em.getKnex(), { accountId: ctx.params.id!, amount: body.amount, ref, reason: body.reason });
-      ctx.body = { balance };
+      const { balance, debt } = await topUp(em.getKnex(), { accountId: ctx.params.id!, amount: body.amount, ref, reason: body.reason });
+      ctx.body = { balance, debt };
     } catch (error) {
       if (error instanceof InsufficientCreditsError) {
         throw new AppError(409, 'insufficient_credits', 'The correction would make the balance negative', 'gateway_error');
@@ -135,7 +135,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
     const model = em.create(Model, {
       id: body.id, category: body.category, pricing: body.pricing, metadata: body.metadata ?? {},
       deadlineSeconds: body.deadline_seconds ?? null, defaultDuration: body.default_duration ?? null,
-      durations: body.durations ?? null, maxOutputs: body.max_outputs ?? null, priceTiers: body.price_tiers ?? null,
+      durations: body.durations ?? null, maxOutputs: body.max_outputs ?? null, priceTiers: body.price_tiers ?? null, maxOutputTokens: body.max_output_tokens ?? null,
     });
     await em.persistAndFlush(model);
     deps.routes.invalidate();
@@ -242,7 +242,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
       object: 'list',
       data: rows.map((row) => ({
         id: row.id, ref: row.ref, account_id: row.accountId, key_id: row.apiKeyId, model: row.model, category: row.category,
-        channel_id: row.channelId ?? null, units: row.units, credits: row.credits, status: row.status,
+        channel_id: row.channelId ?? null, units: row.units, credits: row.credits, debt: row.debt, status: row.status,
         latency_ms: row.latencyMs ?? null, created_at: row.createdAt.toISOString(),
       })),
     };

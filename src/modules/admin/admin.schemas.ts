@@ -60,6 +60,11 @@ const PricingBody = z.strictObject({
   per_second: nonNegativeCredits.optional(),
   per_1k_input_tokens: nonNegativeCredits.optional(),
   per_1k_output_tokens: nonNegativeCredits.optional(),
+  // Token detail rates (usage detail fields priced at their own rate instead of the input/output rate).
+  per_1k_cached_input_tokens: nonNegativeCredits.optional(),
+  per_1k_audio_input_tokens: nonNegativeCredits.optional(),
+  per_1k_reasoning_tokens: nonNegativeCredits.optional(),
+  per_1k_audio_output_tokens: nonNegativeCredits.optional(),
 });
 
 /** Media price units (issue 11): what a media model accepts and how its price varies. */
@@ -99,6 +104,8 @@ export const CreateModelBody = z.strictObject({
   metadata: z.record(z.string(), z.unknown()).optional(),
   deadline_seconds: z.number().int().positive().max(7 * 24 * 3600).optional(),
   ...MediaUnitFields,
+  /** Chat: output tokens a hold assumes when a request sets no max_tokens (default 4096). */
+  max_output_tokens: z.number().int().positive().max(10_000_000).optional(),
 }).superRefine(mediaUnitsComplete);
 
 export const PROVIDER_IDS = ['openai', 'ark', 'replicate', 'fal', 'mock'] as const;

@@ -2,17 +2,20 @@
  * Money and usage rows for the synchronous token routes (chat completions, embeddings).
  *
  * The billing rule:
- * - Before the upstream call, hold price(estimated prompt tokens, output cap), where the output cap is the
- *   client's own `max_completion_tokens` / `max_tokens`, or DEFAULT_OUTPUT_CAP (4096) when it set none,
- *   times `n`. The wallet must cover that hold or the request is 402 `insufficient_credits`.
- * - Afterwards capture price(real tokens), never more than the hold: the hold is the most one request
- *   can cost, whatever the upstream says. With a client limit the upstream can't go past the cap, so the
- *   cap only bites when our prompt estimate was low; without one, an answer longer than 4096 tokens is
- *   charged as 4096 (logged as a warning). This keeps the wallet from going below zero and the ledger
- *   append-only: a request never charges money it did not reserve.
- * - Real tokens are the upstream's reported usage; when none arrived (a stream cut mid-way, a client that
- *   left), the estimated prompt plus the output tokens counted in the chunks actually delivered.
- * - Released in full when no upstream answered or nothing reached the client.
+ * - Before the upstream call, hold price(estimated prompt tokens, output cap): prompt tokens counted with
+ *   the model's tokenizer (token-estimate.ts), the output cap the client's own `max_completion_tokens` /
+ *   `max_tokens`, else the model's `max_output_tokens` (default DEFAULT_MAX_OUTPUT_TOKENS, 4096), times
+ *   `n`. The wallet must cover that hold or the request is 402 `insufficient_credits`; an account with
+ *   debt gets no hold at all.
+ * - Afterwards capture price(real tokens) in full, even above the hold: the provider bills us for what
+ *   it generated, so the consumer pays it. The part above the hold comes from the balance in the same
+ *   transaction as the capture; what the balance can't cover becomes the account's debt (ledger.ts,
+ *   chargeBeyondHold), which blocks new holds until a top-up pays it.
+ * - Real tokens are the upstream's reported usage, its detail fields (cached, audio, reasoning tokens)
+ *   priced at their own rates when the model's pricing names them. When no usage arrived (a stream cut
+ *   mid-way, a client that left and an upstream that did not send usage in time): the estimated prompt
+ *   plus the tokenizer count of the text generated. Never 0 once output was generated.
+ * - Released in full when no upstream answered or nothing was generated.
  *
  * Holds come from the process's credit lease (src/billing/credit-lease.ts): the request carves its hold
  * from a block the lease reserved, and its settlement (the capture and the usage row, in one transaction,
@@ -23,7 +26,7 @@ import type { CreditLeases, Reservation } from '../../billing/credit-lease';
 import { priceTokens } from '../../billing/pricing';
 import type { Pricing } from '../../db/entities';
 import { errors } from '../../http/errors';
-import type { TokenUsage } from './sse';
+import type { TokenUsage } from '../../billing/pricing';
 
 /** How a request ended, as its usage row says. */
 export type UsageStatus = 'succeeded' | 'failed' | 'cancelled';
@@ -35,10 +38,9 @@ export async function holdForRequest(leases: CreditLeases, input: { ref: string;
   throw outcome.status === 'budget_exceeded' ? errors.budgetExceeded() : errors.insufficientCredits();
 }
 
-/** Credits for `tokens` under the billing rule: the price, capped at the hold. */
-export function chargeFor(pricing: Pricing, tokens: TokenUsage, held: number): { charge: number; price: number } {
-  const price = priceTokens(pricing, tokens);
-  return { charge: Math.min(price, held), price };
+/** Credits for `tokens` under the billing rule: the full price, whatever the hold was. */
+export function chargeFor(pricing: Pricing, tokens: TokenUsage): number {
+  return priceTokens(pricing, tokens);
 }
 
 /** Everything a usage row records. */
@@ -58,9 +60,19 @@ export interface UsageRow {
  */
 export function settleRequest(leases: CreditLeases, input: { reservation: Reservation; capture: number; row: UsageRow }): number {
   const { row } = input;
-  const units: Record<string, number> = row.tokens ? { input_tokens: row.tokens.input, output_tokens: row.tokens.output } : {};
+  const units = row.tokens ? usageUnits(row.tokens) : {};
   return leases.settle(input.reservation, {
     capture: input.capture,
     usage: { model: row.model, category: row.category, channelId: row.channelId, units, status: row.status, latencyMs: row.latencyMs },
   });
+}
+
+/** A usage row's units: the totals, and each detail the upstream reported. */
+export function usageUnits(tokens: TokenUsage): Record<string, number> {
+  const units: Record<string, number> = { input_tokens: tokens.input, output_tokens: tokens.output };
+  if (tokens.cachedInput) units.cached_input_tokens = tokens.cachedInput;
+  if (tokens.audioInput) units.audio_input_tokens = tokens.audioInput;
+  if (tokens.reasoning) units.reasoning_tokens = tokens.reasoning;
+  if (tokens.audioOutput) units.audio_output_tokens = tokens.audioOutput;
+  return units;
 }

@@ -9,9 +9,9 @@ import { ChatCompletionBody, EmbeddingsBody } from './chat.schemas';
 import { createChatService, type CallContext, type EventSink, type ProxyResult } from './chat.service';
 
 /** POST /v1/chat/completions and POST /v1/embeddings: the synchronous OpenAI-compatible proxy. */
-export function chatRoutes(deps: { leases: CreditLeases; routes: RouteCache; maxChannelAttempts: number }): Router {
+export function chatRoutes(deps: { leases: CreditLeases; routes: RouteCache; maxChannelAttempts: number; usageWaitMs?: number }): Router {
   const router = new Router();
-  const chat = createChatService({ leases: deps.leases, routes: deps.routes, maxChannelAttempts: deps.maxChannelAttempts });
+  const chat = createChatService({ leases: deps.leases, routes: deps.routes, maxChannelAttempts: deps.maxChannelAttempts, usageWaitMs: deps.usageWaitMs });
 
   router.post('/v1/chat/completions', async (ctx) => {
     parseBody(ctx, ChatCompletionBody);

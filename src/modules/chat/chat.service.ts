@@ -22,7 +22,7 @@ import { pickWeighted } from '../../routing/pick-channel';
 import type { RouteCache } from '../../routing/route-cache';
 import { chargeFor, holdForRequest, settleRequest, type UsageStatus } from './chat.billing';
 import { clientChunk, errorEvent, inspectChunk, parseSseBlock, readUsage, SseSplitter, type TokenUsage } from './sse';
-import { estimateEmbeddingTokens, estimatePromptTokens, outputCap, textTokens } from './token-estimate';
+import { encodingFor, estimateEmbeddingTokens, estimatePromptTokens, generatedTokens, outputCap, tokenCounter, type TokenCounter } from './token-estimate';
 import { ClientGoneError, createUpstreamClient, scrubberFor, UpstreamError, type UpstreamClient, type UpstreamResponse } from './upstream';
 
 /** The provider id whose channels speak the OpenAI chat and embeddings protocol. */
@@ -39,7 +39,17 @@ export interface ChatServiceDeps {
   random?: () => number;
   /** The upstream HTTP client (keep-alive connections); one of its own by default. */
   upstream?: UpstreamClient;
+  /** How long a stream the client left is still read for its usage chunk (ms); STREAM_USAGE_WAIT_MS by default. */
+  usageWaitMs?: number;
 }
+
+/**
+ * How long the gateway keeps reading a stream whose client left, for the upstream's usage chunk (the
+ * provider bills what it generates either way), unless configured (CHAT_STREAM_USAGE_WAIT_MS). Past it
+ * the connection is dropped (the provider stops generating) and the request is billed from the
+ * tokenizer count of the text generated so far.
+ */
+export const STREAM_USAGE_WAIT_MS = 10_000;
 
 /** Who is calling and with what, for one request. */
 export interface CallContext {
@@ -62,7 +72,7 @@ export interface EventSink {
 /** What the route answers. `gone`: the client left before any answer, nothing to send. */
 export type ProxyResult = { kind: 'json'; body: string } | { kind: 'streamed' } | { kind: 'gone' };
 
-type Admitted = { model: { id: string; pricing: Pricing }; channels: Candidate[] };
+type Admitted = { model: { id: string; pricing: Pricing; maxOutputTokens: number | null }; channels: Candidate[] };
 
 /** One request's hold, for settling it. */
 type Billed = { ref: string; model: Admitted['model']; category: string; held: number; reservation: Reservation };
@@ -99,7 +109,7 @@ export function createChatService(deps: ChatServiceDeps) {
     if (candidates.length === 0) {
       throw new AppError(503, 'no_channel_available', `No channel is available for the model ${model.id}`, 'gateway_error');
     }
-    return { model: { id: model.id, pricing: model.pricing }, channels: attemptOrder(candidates, random, deps.maxChannelAttempts) };
+    return { model: { id: model.id, pricing: model.pricing, maxOutputTokens: model.maxOutputTokens }, channels: attemptOrder(candidates, random, deps.maxChannelAttempts) };
   }
 
   /**
@@ -125,14 +135,10 @@ export function createChatService(deps: ChatServiceDeps) {
     return { ok: false, error: clientError(failures), channelId };
   }
 
-  /** Closes the hold and writes the usage row; logs when the real price went past the hold. */
+  /** Closes the hold at the full price of `tokens` and writes the usage row; logs when the price went past the hold. */
   function settle(call: CallContext, input: Billed & { channelId: string | null; status: UsageStatus; tokens: TokenUsage | null }): void {
-    let capture = 0;
-    if (input.tokens) {
-      const { charge, price } = chargeFor(input.model.pricing, input.tokens, input.held);
-      capture = charge;
-      if (price > input.held) call.log.warn({ ref: input.ref, price, held: input.held }, 'usage cost more than the hold; charged the hold');
-    }
+    const capture = input.tokens ? chargeFor(input.model.pricing, input.tokens) : 0;
+    if (capture > input.held) call.log.info({ ref: input.ref, price: capture, held: input.held }, 'usage cost more than the hold; the rest comes from the balance');
     settleRequest(deps.leases, {
       reservation: input.reservation,
       capture,
@@ -146,8 +152,9 @@ export function createChatService(deps: ChatServiceDeps) {
     /** POST /v1/chat/completions. `raw` is the client's body as sent (validated by the route). */
     async chatCompletion(call: CallContext, raw: Record<string, unknown>, sink: EventSink): Promise<ProxyResult> {
       const { model, channels } = await admit(call, String(raw.model), 'chat');
-      const promptTokens = estimatePromptTokens(raw);
-      const cap = outputCap(raw);
+      const encoding = encodingFor(model.id);
+      const promptTokens = estimatePromptTokens(raw, tokenCounter(encoding));
+      const cap = outputCap(raw, model.maxOutputTokens);
       const held = priceTokens(model.pricing, { input: promptTokens, output: cap.tokens });
       const ref = newId('chat');
       const reservation = await holdForRequest(deps.leases, { ref, accountId: call.auth.accountId, apiKeyId: call.auth.apiKeyId, amount: held });
@@ -162,7 +169,7 @@ export function createChatService(deps: ChatServiceDeps) {
           throw err;
         });
         if (!result.ok) return fail(call, base, result);
-        const usage = readUsage(result.value.json.usage) ?? { input: promptTokens, output: completionTokens(result.value.json) };
+        const usage = readUsage(result.value.json.usage) ?? { input: promptTokens, output: completionTokens(result.value.json, tokenCounter(encoding)) };
         settle(call, { ...base, channelId: result.channelId, status: 'succeeded', tokens: usage });
         return { kind: 'json', body: result.value.text };
       }
@@ -177,7 +184,10 @@ export function createChatService(deps: ChatServiceDeps) {
           body: { ...raw, model: upstreamModel, stream_options: { ...clientOptions, include_usage: true } },
           clientSignal: call.clientSignal,
         });
-        return openStream(answer, access);
+        const stream = await openStream(answer, access);
+        // From here the gateway ends the upstream call itself: a client that leaves is still billed.
+        answer.detachFromClient();
+        return stream;
       }).catch((err: unknown) => {
         settle(call, { ...base, channelId: null, status: 'failed', tokens: null });
         throw err;
@@ -186,7 +196,7 @@ export function createChatService(deps: ChatServiceDeps) {
 
       let outcome: StreamOutcome = { status: 'failed', tokens: null, last: errorEvent(INTERRUPTED) };
       try {
-        outcome = await pump(call, opened.value, sink, { clientWantsUsage, promptTokens, ref });
+        outcome = await pump(call, opened.value, sink, { clientWantsUsage, promptTokens, ref, count: tokenCounter(encoding), usageWaitMs: deps.usageWaitMs ?? STREAM_USAGE_WAIT_MS });
       } finally {
         opened.value.upstream.close();
         // Settle before the last event: once a client has seen the end of its stream, its hold is closed
@@ -203,7 +213,7 @@ export function createChatService(deps: ChatServiceDeps) {
     /** POST /v1/embeddings. */
     async embeddings(call: CallContext, raw: Record<string, unknown>): Promise<ProxyResult> {
       const { model, channels } = await admit(call, String(raw.model), 'embedding');
-      const inputTokens = estimateEmbeddingTokens(raw.input);
+      const inputTokens = estimateEmbeddingTokens(raw.input, tokenCounter(encodingFor(model.id)));
       const held = priceTokens(model.pricing, { input: inputTokens, output: 0 });
       const ref = newId('emb');
       const reservation = await holdForRequest(deps.leases, { ref, accountId: call.auth.accountId, apiKeyId: call.auth.apiKeyId, amount: held });
@@ -217,7 +227,7 @@ export function createChatService(deps: ChatServiceDeps) {
       });
       if (!result.ok) return fail(call, base, result);
       const reported = readUsage(result.value.json.usage);
-      const usage = reported ? { input: reported.input, output: 0 } : { input: inputTokens, output: 0 };
+      const usage = reported ? { ...reported, output: 0 } : { input: inputTokens, output: 0 };
       settle(call, { ...base, channelId: result.channelId, status: 'succeeded', tokens: usage });
       return { kind: 'json', body: result.value.text };
     },
@@ -309,29 +319,41 @@ const INTERRUPTED = {
 
 /**
  * Sends the stream to the client event by event as the upstream produces them, and works out what the
- * request used and which event ends the stream. Never throws for upstream or client failures: they are
- * outcomes.
+ * request used and which event ends the stream. A client that leaves does not end the reading: the
+ * upstream is read on (for at most `usageWaitMs`) for its usage chunk, because the provider bills what it
+ * generates. Never throws for upstream or client failures: they are outcomes.
  */
-async function pump(call: CallContext, opened: OpenedStream, sink: EventSink, opts: { clientWantsUsage: boolean; promptTokens: number; ref: string }): Promise<StreamOutcome> {
+async function pump(
+  call: CallContext,
+  opened: OpenedStream,
+  sink: EventSink,
+  opts: { clientWantsUsage: boolean; promptTokens: number; ref: string; count: TokenCounter; usageWaitMs: number },
+): Promise<StreamOutcome> {
   let usage: TokenUsage | null = null;
-  let delivered = 0;
+  // Everything the upstream generated, sent to the client or not: what the provider bills without usage.
+  let generated = '';
+  let generatedChunks = 0;
   let finished = false;
-  let reached = false;
-  const counted = (): TokenUsage | null => usage ?? (reached ? { input: opts.promptTokens, output: delivered } : null);
+  let gone = false;
+  let giveUpAt = Infinity;
+  const counted = (): TokenUsage | null =>
+    usage ?? (generatedChunks > 0 ? { input: opts.promptTokens, output: generatedTokens(generated, generatedChunks, opts.count) } : null);
+  const end = (status: UsageStatus, last: string | null): StreamOutcome => ({ status: gone ? 'cancelled' : status, tokens: counted(), last: gone ? null : last });
 
-  // Blocks that arrived together are written together (one socket write), and counted once written.
+  // Blocks that arrived together are written together (one socket write).
   let batch: string[] = [];
-  let batchTokens = 0;
-  const flush = async (): Promise<boolean> => {
-    if (batch.length === 0) return true;
+  const flush = async (): Promise<void> => {
+    if (batch.length === 0) return;
     const out = batch.join('\n\n');
-    const tokens = batchTokens;
     batch = [];
-    batchTokens = 0;
-    if (!(await sink.send(out))) return false;
-    reached = true;
-    delivered += tokens;
-    return true;
+    if (gone) return;
+    if (!(await sink.send(out))) leave();
+  };
+  const leave = () => {
+    if (gone) return;
+    gone = true;
+    giveUpAt = Date.now() + opts.usageWaitMs;
+    call.log.info({ ref: opts.ref }, 'client left mid-stream; reading on for the usage');
   };
 
   /** Handles one block; 'done' at [DONE] (not sent: the caller sends it after settling), 'error' for an in-stream error. */
@@ -348,17 +370,33 @@ async function pump(call: CallContext, opened: OpenedStream, sink: EventSink, op
       return 'error';
     }
     if (info.usage) usage = info.usage;
+    if (info.text.length > 0) {
+      generated += info.text;
+      generatedChunks += 1;
+    }
     if (Array.isArray(info.json?.choices) && info.json.choices.some((c) => isRecord(c) && c.finish_reason != null)) finished = true;
     const out = clientChunk(block, info, opts.clientWantsUsage);
-    if (out === null) return 'more';
-    batch.push(out);
-    batchTokens += info.tokens;
+    if (out !== null) batch.push(out);
     return 'more';
   };
 
   const interrupt = (why: string, err?: unknown): StreamOutcome => {
     call.log.warn({ ref: opts.ref, why, code: err instanceof ProviderError ? err.code : undefined }, 'stream interrupted');
-    return { status: 'failed', tokens: counted(), last: errorEvent(INTERRUPTED) };
+    return end('failed', errorEvent(INTERRUPTED));
+  };
+
+  /** The next piece; null at the end, or once a left client's wait for the usage is over. */
+  const next = async (): Promise<string | null> => {
+    if (!gone) return opened.upstream.read();
+    const wait = giveUpAt - Date.now();
+    if (wait <= 0) return null;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), wait)));
+    try {
+      return await Promise.race([opened.upstream.read(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   };
 
   try {
@@ -369,35 +407,39 @@ async function pump(call: CallContext, opened: OpenedStream, sink: EventSink, op
         step = deliver(block);
         if (step !== 'more') break;
       }
-      if (!(await flush())) return { status: 'cancelled', tokens: counted(), last: null };
-      if (step === 'done') return { status: 'succeeded', tokens: counted(), last: DONE };
+      await flush();
+      // Usage after the finish is the final count (some upstreams put a running count on every chunk).
+      if (gone && usage && finished) return end('cancelled', null);
+      if (step === 'done') return end('succeeded', DONE);
       if (step === 'error') return interrupt('upstream error event');
-      const piece = await opened.upstream.read();
+      if (!gone && call.clientSignal.aborted) leave();
+      const piece = await next();
       if (piece === null) {
+        if (gone) return end('cancelled', null);
         // A clean end without [DONE]: complete if the answer finished, cut otherwise.
-        if (finished || usage) return { status: 'succeeded', tokens: counted(), last: DONE };
+        if (finished || usage) return end('succeeded', DONE);
         return interrupt('upstream closed without finishing');
       }
       queue = opened.splitter.push(piece);
     }
   } catch (err) {
-    if (err instanceof ClientGoneError || call.clientSignal.aborted) return { status: 'cancelled', tokens: counted(), last: null };
+    if (err instanceof ClientGoneError || gone || call.clientSignal.aborted) return { status: 'cancelled', tokens: counted(), last: null };
     if (err instanceof ProviderError) return interrupt('upstream read failed', err);
     call.log.error({ err, ref: opts.ref }, 'stream failed');
     return { status: 'failed', tokens: counted(), last: errorEvent(INTERRUPTED) };
   }
 }
 
-/** Output tokens of a non-streaming answer that reported no usage: its messages' text by the bytes/4 rule. */
-function completionTokens(json: Record<string, unknown>): number {
+/** Output tokens of a non-streaming answer that reported no usage: its messages' text, tokenized. */
+function completionTokens(json: Record<string, unknown>, count: TokenCounter): number {
   if (!Array.isArray(json.choices)) return 0;
   let total = 0;
   for (const choice of json.choices) {
     if (!isRecord(choice) || !isRecord(choice.message)) continue;
     const { content, tool_calls: toolCalls, refusal } = choice.message;
-    if (typeof content === 'string') total += textTokens(content);
-    if (typeof refusal === 'string') total += textTokens(refusal);
-    if (toolCalls !== undefined && toolCalls !== null) total += textTokens(JSON.stringify(toolCalls));
+    if (typeof content === 'string') total += count(content);
+    if (typeof refusal === 'string') total += count(refusal);
+    if (toolCalls !== undefined && toolCalls !== null) total += count(JSON.stringify(toolCalls));
   }
   return total;
 }

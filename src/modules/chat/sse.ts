@@ -3,13 +3,9 @@
  * arrive, look inside each `data:` event (usage, delivered text, in-stream errors), and decide what the
  * client gets. Pure: no I/O, unit-tested on its own.
  */
-import { chunkTokens } from './token-estimate';
+import type { TokenUsage } from '../../billing/pricing';
 
-/** Token usage as an OpenAI-compatible upstream reports it. */
-export interface TokenUsage {
-  input: number;
-  output: number;
-}
+export type { TokenUsage };
 
 /**
  * Splits a stream of text into complete SSE event blocks (the lines of one event, without the blank line
@@ -77,22 +73,22 @@ export interface ChunkInfo {
   error: Record<string, unknown> | null;
   /** Usage, when the chunk reports it (the include_usage chunk). */
   usage: TokenUsage | null;
-  /** Tokens of text this chunk delivers (content, refusal, reasoning, tool-call names and arguments). */
-  tokens: number;
+  /** Generated text this chunk carries (content, refusal, reasoning, tool-call names and arguments), joined. */
+  text: string;
 }
 
 /** Looks inside one data event of a chat completion stream. */
 export function inspectChunk(data: string): ChunkInfo {
-  if (data.trim() === '[DONE]') return { done: true, json: null, error: null, usage: null, tokens: 0 };
+  if (data.trim() === '[DONE]') return { done: true, json: null, error: null, usage: null, text: '' };
   let json: unknown;
   try {
     json = JSON.parse(data);
   } catch {
-    return { done: false, json: null, error: null, usage: null, tokens: 0 };
+    return { done: false, json: null, error: null, usage: null, text: '' };
   }
-  if (!isRecord(json)) return { done: false, json: null, error: null, usage: null, tokens: 0 };
+  if (!isRecord(json)) return { done: false, json: null, error: null, usage: null, text: '' };
   const error = isRecord(json.error) ? json.error : null;
-  return { done: false, json, error, usage: readUsage(json.usage), tokens: chunkTokens(deltaChars(json)) };
+  return { done: false, json, error, usage: readUsage(json.usage), text: deltaText(json) };
 }
 
 /**
@@ -115,13 +111,31 @@ export function clientChunk(block: string, info: ChunkInfo, clientWantsUsage: bo
 
 const USAGE_NULL_TAIL = ',"usage":null}';
 
-/** `{prompt_tokens, completion_tokens}` (or `input_tokens` / `output_tokens`); null when absent or not numbers. */
+/**
+ * `{prompt_tokens, completion_tokens}` (or `input_tokens` / `output_tokens`) with their details (cached
+ * and audio prompt tokens, reasoning and audio completion tokens); null when absent or not numbers.
+ */
 export function readUsage(value: unknown): TokenUsage | null {
   if (!isRecord(value)) return null;
   const input = count(value.prompt_tokens) ?? count(value.input_tokens);
   const output = count(value.completion_tokens) ?? count(value.output_tokens) ?? 0;
   if (input === undefined) return null;
-  return { input, output };
+  const usage: TokenUsage = { input, output };
+  const inDetails = recordOf(value.prompt_tokens_details) ?? recordOf(value.input_tokens_details);
+  const outDetails = recordOf(value.completion_tokens_details) ?? recordOf(value.output_tokens_details);
+  // A detail can't be more than the total it is part of, whatever the upstream says.
+  const part = (details: Record<string, unknown> | null, field: string, of: number) => {
+    const n = details ? count(details[field]) : undefined;
+    return n ? Math.min(n, of) : undefined;
+  };
+  const details: Partial<TokenUsage> = {
+    cachedInput: part(inDetails, 'cached_tokens', input),
+    audioInput: part(inDetails, 'audio_tokens', input),
+    reasoning: part(outDetails, 'reasoning_tokens', output),
+    audioOutput: part(outDetails, 'audio_tokens', output),
+  };
+  for (const [key, n] of Object.entries(details)) if (n) usage[key as keyof TokenUsage] = n;
+  return usage;
 }
 
 /** The OpenAI-shaped error event that ends a stream the gateway could not finish. */
@@ -129,25 +143,29 @@ export function errorEvent(error: { message: string; type: string; code: string 
   return `data: ${JSON.stringify({ error: { message: error.message, type: error.type, param: null, code: error.code } })}`;
 }
 
-/** Characters of generated text in a chunk's deltas, over every choice. */
-function deltaChars(chunk: Record<string, unknown>): number {
-  if (!Array.isArray(chunk.choices)) return 0;
-  let chars = 0;
+/** Generated text in a chunk's deltas, over every choice. */
+function deltaText(chunk: Record<string, unknown>): string {
+  if (!Array.isArray(chunk.choices)) return '';
+  let text = '';
   for (const choice of chunk.choices) {
     if (!isRecord(choice) || !isRecord(choice.delta)) continue;
     const delta = choice.delta;
     for (const field of ['content', 'refusal', 'reasoning_content', 'reasoning']) {
-      if (typeof delta[field] === 'string') chars += (delta[field] as string).length;
+      if (typeof delta[field] === 'string') text += delta[field] as string;
     }
     const calls = Array.isArray(delta.tool_calls) ? delta.tool_calls : [];
     for (const call of [...calls, delta.function_call]) {
       const fn = isRecord(call) && isRecord(call.function) ? call.function : isRecord(call) ? call : null;
       if (!fn) continue;
-      if (typeof fn.name === 'string') chars += fn.name.length;
-      if (typeof fn.arguments === 'string') chars += fn.arguments.length;
+      if (typeof fn.name === 'string') text += fn.name;
+      if (typeof fn.arguments === 'string') text += fn.arguments;
     }
   }
-  return chars;
+  return text;
+}
+
+function recordOf(value: unknown): Record<string, unknown> | null {
+  return isRecord(value) ? value : null;
 }
 
 function count(value: unknown): number | undefined {

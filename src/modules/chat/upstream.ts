@@ -61,6 +61,8 @@ export interface UpstreamResponse {
   text(): Promise<string>;
   /** Stops reading and drops the connection (idempotent). */
   close(): void;
+  /** From now on the client leaving no longer aborts the call: the caller reads on and closes it itself. */
+  detachFromClient(): void;
 }
 
 /** What one upstream call needs. */
@@ -165,8 +167,9 @@ async function post(opts: UpstreamCall, targetOf: (baseUrl: string, path: string
     clearTimeout(timer);
     opts.clientSignal.removeEventListener('abort', abort);
   };
+  let detached = false;
   const failure = (err: unknown): Error => {
-    if (opts.clientSignal.aborted) return new ClientGoneError();
+    if (opts.clientSignal.aborted && !detached) return new ClientGoneError();
     if (timedOut) {
       return new ProviderError({ code: 'timeout', retryable: true, message: `upstream ${operation}: no answer within ${settings.timeoutMs} ms` });
     }
@@ -290,7 +293,11 @@ async function post(opts: UpstreamCall, targetOf: (baseUrl: string, path: string
     close();
     throw classifyHttpError(status, headersOf(response), body, scrubberFor(channel), operation);
   }
-  return { status, contentType: response.headers['content-type'] ?? '', read, text, close };
+  const detachFromClient = () => {
+    detached = true;
+    opts.clientSignal.removeEventListener('abort', abort);
+  };
+  return { status, contentType: response.headers['content-type'] ?? '', read, text, close, detachFromClient };
 }
 
 /** A node response's headers as fetch Headers, for the (rare) error path's Retry-After. */

@@ -68,6 +68,10 @@ const Pricing = z.object({
   per_second: credits.optional(),
   per_1k_input_tokens: credits.optional(),
   per_1k_output_tokens: credits.optional(),
+  per_1k_cached_input_tokens: credits.optional().describe('Cached prompt tokens at this rate instead of the input rate'),
+  per_1k_audio_input_tokens: credits.optional().describe('Audio prompt tokens at this rate instead of the input rate'),
+  per_1k_reasoning_tokens: credits.optional().describe('Reasoning tokens at this rate instead of the output rate'),
+  per_1k_audio_output_tokens: credits.optional().describe('Audio completion tokens at this rate instead of the output rate'),
 });
 
 /** A media model's price units (see README "Money"). */
@@ -102,6 +106,7 @@ export const Usage = z.object({
   from: isoTime,
   to: isoTime,
   total: z.object({ requests: z.number().int(), credits }),
+  debt: credits.describe("What the key's account owes (token usage beyond what its wallet held); while above 0 every new request is 402 insufficient_credits, until a top-up pays it"),
   data: z.array(z.object({
     date: z.string().describe('UTC day, YYYY-MM-DD'),
     model: z.string(),
@@ -134,10 +139,11 @@ export const Account = z.object({
   name: z.string(),
   balance: credits.describe('Spendable credits; excludes reserved ones'),
   reserved: credits.describe('Credits held by running tasks'),
+  debt: credits.describe('Token usage beyond what the wallet held; blocks new holds (402) until a top-up pays it (a top-up pays debt first)'),
   created_at: isoTime,
 });
 
-export const Balance = z.object({ balance: credits });
+export const Balance = z.object({ balance: credits, debt: credits.describe('What the account still owes after this top-up') });
 
 export const ApiKey = z.object({
   id: z.string(),
@@ -181,6 +187,7 @@ export const AdminModel = z.object({
   metadata,
   deadline_seconds: z.number().int().nullable(),
   ...MediaUnits,
+  max_output_tokens: z.number().int().nullable().describe('Chat: output tokens a hold assumes when a request sets no max_tokens (null: 4096)'),
   created_at: isoTime,
 });
 
@@ -244,6 +251,7 @@ export const UsageRecordList = z.object({
     channel_id: z.string().nullable(),
     units: z.record(z.string(), z.number()),
     credits,
+    debt: credits.describe('The part of credits the wallet could not cover, which became the account debt'),
     status: z.string(),
     latency_ms: z.number().int().nullable(),
     created_at: isoTime,

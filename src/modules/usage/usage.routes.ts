@@ -46,12 +46,15 @@ export function usageRoutes(deps: { em: (ctx: { state: unknown }) => EntityManag
       }
       buckets.set(id, bucket);
     }
+    const account = await deps.em(ctx).getConnection().execute<{ debt: string }[]>(`select debt from accounts where id = ?`, [auth.accountId]);
     ctx.body = {
       object: 'usage',
       key_id: auth.apiKeyId,
       from: from.toISOString(),
       to: to.toISOString(),
       total: { requests: rows.length, credits: totalCredits },
+      // Why new requests answer 402 until a top-up: what the account owes now, whatever the period.
+      debt: Number(account[0]?.debt ?? 0),
       data: [...buckets.values()],
     };
   });

@@ -70,13 +70,18 @@ const FINAL = new Set(['succeeded', 'failed', 'cancelled']);
 
 /**
  * The money invariants, read straight from the tables, for each account:
- * - balance + (sum of open holds) = sum(top-ups) - sum(captures), and reserved = sum(open holds);
- * - balance and reserved are never negative;
+ * - balance + (sum of open holds) - debt = sum(top-ups) - sum(captures), and reserved = sum(open holds);
+ * - debt = sum(debt ledger rows) and never both debt and balance above 0;
+ * - balance, reserved and debt are never negative;
  * - every task has exactly one hold (row and ledger entry) for its credits_reserved, at most one capture
  *   and at most one release, none while it runs;
  * - a final task has a closed hold, charged + refunded = reserved, and the ledger says the same amounts;
  *   a failed or cancelled one was charged nothing and refunded everything; one usage row per final task;
- * - no hold, capture or release belongs to anything but a task of the account.
+ * - a token request (chat, embeddings: a usage row that is no task) was captured once, exactly its usage
+ *   row's credits, and what of it became debt is its one `debt` row and its usage row's `debt`;
+ * - no hold, capture or release belongs to anything but a task, a token request or a chat lease block
+ *   (`lease_...`: hold and release rows, and negative `debt` rows when its release paid debt) of the
+ *   account, and no lease block is left open.
  * Throws one error listing every violation; returns how many individual checks were made.
  */
 export async function checkLedgerInvariants(query: Query, accountIds: readonly string[]): Promise<{ checks: number; tasks: number }> {
@@ -88,13 +93,14 @@ export async function checkLedgerInvariants(query: Query, accountIds: readonly s
     if (!ok) problems.push(problem());
   };
   for (const accountId of accountIds) {
-    const [account] = await query<{ balance: string; reserved: string }>('select balance, reserved from accounts where id = ?', [accountId]);
+    const [account] = await query<{ balance: string; reserved: string; debt: string }>('select balance, reserved, debt from accounts where id = ?', [accountId]);
     if (!account) {
       problems.push(`${accountId}: no such account`);
       continue;
     }
     const balance = Number(account.balance);
     const reserved = Number(account.reserved);
+    const debt = Number(account.debt);
     const [holdSums] = await query<{ open: string }>(`select coalesce(sum(amount), 0) as open from holds where account_id = ? and status = 'open'`, [accountId]);
     const openHolds = Number(holdSums?.open ?? 0);
     const ledger = await query<{ ref: string; kind: string; n: string; amount: string }>(
@@ -104,9 +110,11 @@ export async function checkLedgerInvariants(query: Query, accountIds: readonly s
     const sumOf = (kind: string) => ledger.filter((row) => row.kind === kind).reduce((total, row) => total + Number(row.amount), 0);
     const topups = sumOf('topup');
     const captures = sumOf('capture');
-    check(balance + openHolds === topups - captures, () => `${accountId}: balance ${balance} + open holds ${openHolds} != top-ups ${topups} - captures ${captures}`);
+    check(balance + openHolds - debt === topups - captures, () => `${accountId}: balance ${balance} + open holds ${openHolds} - debt ${debt} != top-ups ${topups} - captures ${captures}`);
     check(reserved === openHolds, () => `${accountId}: reserved ${reserved} != open holds ${openHolds}`);
-    check(balance >= 0 && reserved >= 0, () => `${accountId}: balance ${balance} / reserved ${reserved} below zero`);
+    check(debt === sumOf('debt'), () => `${accountId}: debt ${debt} != debt ledger rows ${sumOf('debt')}`);
+    check(debt === 0 || balance === 0, () => `${accountId}: owes ${debt} with ${balance} spendable`);
+    check(balance >= 0 && reserved >= 0 && debt >= 0, () => `${accountId}: balance ${balance} / reserved ${reserved} / debt ${debt} below zero`);
 
     const tasks = await query<{ id: string; status: string; credits_reserved: string; credits_charged: string; credits_refunded: string }>(
       'select id, status, credits_reserved, credits_charged, credits_refunded from tasks where account_id = ?',
@@ -114,7 +122,10 @@ export async function checkLedgerInvariants(query: Query, accountIds: readonly s
     );
     taskCount += tasks.length;
     const holds = await query<{ id: string; amount: string; status: string; captured: string }>('select id, amount, status, captured from holds where account_id = ?', [accountId]);
-    const usage = await query<{ ref: string; n: string }>('select ref, count(*) as n from usage_records where account_id = ? group by ref', [accountId]);
+    const usage = await query<{ ref: string; n: string; credits: string; debt: string }>(
+      'select ref, count(*) as n, sum(credits) as credits, sum(debt) as debt from usage_records where account_id = ? group by ref',
+      [accountId],
+    );
     const holdById = new Map(holds.map((hold) => [hold.id, hold]));
     const usageByRef = new Map(usage.map((row) => [row.ref, Number(row.n)]));
     const entries = new Map<string, { n: number; amount: number }>();
@@ -148,11 +159,31 @@ export async function checkLedgerInvariants(query: Query, accountIds: readonly s
         check(!capture && !release, () => `${task.id}: ${task.status} but already captured or released`);
       }
     }
+    // Token requests: a usage row that is no task.
+    const requests = usage.filter((row) => !taskIds.has(row.ref));
+    for (const request of requests) {
+      const capture = entries.get(`${request.ref}/capture`);
+      const debtEntry = entries.get(`${request.ref}/debt`);
+      check(Number(request.n) === 1, () => `${request.ref}: ${request.n} usage rows`);
+      check((capture?.n ?? 0) <= 1 && (capture?.amount ?? 0) === Number(request.credits), () => `${request.ref}: captured ${JSON.stringify(capture)}, usage says ${request.credits}`);
+      check((debtEntry?.amount ?? 0) === Number(request.debt) && (debtEntry?.n ?? 0) <= 1, () => `${request.ref}: debt rows ${JSON.stringify(debtEntry)}, usage says ${request.debt}`);
+    }
+    const requestRefs = new Set(requests.map((row) => row.ref));
+    const blockIds = new Set(holds.filter((hold) => hold.id.startsWith('lease_')).map((hold) => hold.id));
+    const topupRefs = new Set(ledger.filter((row) => row.kind === 'topup').map((row) => row.ref));
     for (const row of ledger) {
       if (row.kind === 'topup') continue;
-      check(taskIds.has(row.ref), () => `${accountId}: ledger ${row.kind} for ${row.ref}, which is not a task of the account`);
+      const amount = Number(row.amount);
+      // Debt paid back when credits came back: under the top-up's or the released hold's ref.
+      if (row.kind === 'debt' && amount < 0 && (topupRefs.has(row.ref) || taskIds.has(row.ref) || blockIds.has(row.ref))) continue;
+      if (requestRefs.has(row.ref) && (row.kind === 'capture' || (row.kind === 'debt' && amount > 0))) continue;
+      if (blockIds.has(row.ref) && (row.kind === 'hold' || row.kind === 'release')) continue;
+      check(taskIds.has(row.ref), () => `${accountId}: ledger ${row.kind} ${row.amount} for ${row.ref}, which is not a task, token request or lease block of the account`);
     }
-    for (const hold of holds) check(taskIds.has(hold.id), () => `${accountId}: hold ${hold.id} without a task`);
+    for (const hold of holds) {
+      if (blockIds.has(hold.id)) check(hold.status !== 'open', () => `${accountId}: lease block ${hold.id} still open`);
+      else check(taskIds.has(hold.id), () => `${accountId}: hold ${hold.id} without a task`);
+    }
   }
   if (problems.length > 0) {
     throw new Error(`Ledger invariants violated (${problems.length} of ${checks} checks):\n  ${problems.slice(0, 40).join('\n  ')}`);
