@@ -67,7 +67,7 @@ export function createApp(deps: AppDeps): Koa {
     ctx.body = { status: 'ready' };
   });
   app.use(publicRouter.routes());
-  app.use(assetsRoutes({ em, store: deps.store, box: deps.box }).routes());
+  app.use(assetsRoutes({ em, store: deps.store, box: deps.box, delivery: deps.config.storage.delivery }).routes());
   app.use(docsRoutes().routes());
 
   const auth = consumerAuth({ em: () => deps.orm.em.fork(), trustedProxies: deps.config.http.trustedProxies });

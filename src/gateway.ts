@@ -10,7 +10,7 @@ import { createOutboundGuard } from './net/outbound-guard';
 import { createDefaultProviders } from './providers';
 import type { ProviderRegistry } from './providers/registry';
 import { createSecretBox, type SecretBox } from './security/secrets';
-import { createLocalAssetStore } from './storage/asset-store';
+import { createAssetStore } from './storage/create-asset-store';
 import { createMediaWorker, installRuntimeLogging } from '../workers/media-worker';
 import { createMetrics, type Metrics } from './metrics/metrics';
 import { releaseStaleRequestHolds } from './billing/stale-holds';
@@ -50,7 +50,7 @@ export async function startGateway(opts: {
   const orm = await initOrm({ url: opts.databaseUrl, poolMax: 20 });
   if (opts.migrate ?? true) await migrateUp(orm);
   const box = createSecretBox(opts.secret);
-  const store = createLocalAssetStore(config.assetDir);
+  const store = createAssetStore(config);
   const outbound = createOutboundGuard({ allowlist: config.outboundAllowlist });
   const metrics = createMetrics();
   metrics.observeDatabase(() => orm.em.getKnex());
