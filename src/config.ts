@@ -67,6 +67,8 @@ const EnvSchema = z.object({
   /** Seed the demo account, key, models and mock channel on first start. */
   SEED_DEMO: booleanFlag.default(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `src/api/main.ts`: API processes forked by Node's cluster module, sharing PORT (1: no fork). */
+  API_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
   /** Run the Temporal worker inside `npm start` beside the API. */
   RUN_WORKER: booleanFlag.default(true),
   /** Seconds a task may take when its model sets no deadline. */
@@ -113,6 +115,8 @@ export interface Config {
   seedDemo: boolean;
   logLevel: Env['LOG_LEVEL'];
   runWorker: boolean;
+  /** The API-only entry (src/api/main.ts): how many processes share the port. */
+  cluster: { apiProcesses: number };
   tasks: { defaultDeadlineSeconds: number; maxChannelAttempts: number };
 }
 
@@ -164,6 +168,7 @@ export function loadConfig(source: NodeJS.ProcessEnv): Config {
     seedDemo: env.SEED_DEMO,
     logLevel: env.LOG_LEVEL,
     runWorker: env.RUN_WORKER,
+    cluster: { apiProcesses: env.API_PROCESSES },
     tasks: {
       defaultDeadlineSeconds: env.DEFAULT_TASK_DEADLINE_SECONDS,
       maxChannelAttempts: env.MAX_CHANNEL_ATTEMPTS,

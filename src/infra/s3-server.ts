@@ -59,6 +59,7 @@ export async function startS3Server(opts: {
     // The keys through the environment, not argv: argv is visible to every user in `ps`.
     env: { ...process.env, ROOT_ACCESS_KEY_ID: opts.accessKeyId, ROOT_SECRET_ACCESS_KEY: opts.secretAccessKey },
     logPath: path.join(dataDir, 's3.log'),
+    ownProcessGroup: true,
     ready: () => isPortOpen('127.0.0.1', opts.port, 500),
   });
   const client = new S3Client({

@@ -17,6 +17,8 @@ export interface ServiceProcessOptions {
   readyTimeoutMs?: number;
   /** Signals and how long to wait after each; default SIGTERM 10 s, then SIGKILL. */
   stopSteps?: readonly (readonly [NodeJS.Signals, number])[];
+  /** A process group of its own: a Ctrl-C at the terminal then reaches only us, and we stop it in order. */
+  ownProcessGroup?: boolean;
 }
 
 /** A long-running child (a server binary) with its output in a log file. */
@@ -37,7 +39,7 @@ export async function startServiceProcess(opts: ServiceProcessOptions): Promise<
   const logFd = openSync(opts.logPath, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(opts.command, opts.args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', logFd, logFd] });
+    child = spawn(opts.command, opts.args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', logFd, logFd], detached: opts.ownProcessGroup });
   } finally {
     closeSync(logFd);
   }
