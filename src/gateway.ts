@@ -81,6 +81,8 @@ export async function startGateway(opts: {
 
   const leases = createCreditLeases({ knex: () => orm.em.getKnex(), log: log.child({ component: 'credit-lease' }) });
   const app = createApp({ config, orm, temporal, log, store, box, outbound, metrics, leases });
+  const handle = app.callback();
+  let draining = false;
   const server = http.createServer(
     {
       headersTimeout: config.http.headersTimeoutMs,
@@ -89,7 +91,12 @@ export async function startGateway(opts: {
       // client would keep its socket up to 30 s past the limit.
       connectionsCheckingInterval: Math.min(1000, config.http.headersTimeoutMs),
     },
-    app.callback(),
+    (req, res) => {
+      // While draining, every answer closes its connection: a keep-alive client that keeps sending would
+      // otherwise hold server.close() open for as long as it has requests to send.
+      if (draining) res.setHeader('connection', 'close');
+      void handle(req, res);
+    },
   );
   installProtocolErrorAnswers(server);
   await new Promise<void>((resolve, reject) => {
@@ -114,6 +121,7 @@ export async function startGateway(opts: {
       stopping ??= (async () => {
         clearInterval(sweeper);
         // Stop taking requests and let in-flight ones finish, then hand activities back, then close.
+        draining = true;
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();
