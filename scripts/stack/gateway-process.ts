@@ -4,7 +4,8 @@ import path from 'node:path';
 import { exitOf, sleep, tail, terminate } from '../../src/infra/processes';
 
 const root = path.resolve(__dirname, '..', '..');
-const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
+/** node with tsx's loader, not the tsx CLI: the CLI would sit between us and the process we signal. */
+const NODE_ARGS = ['--import', 'tsx'];
 /** A draining worker finishes its running activities; an API its in-flight requests. */
 const STOP_STEPS = [['SIGTERM', 60_000], ['SIGKILL', 5_000]] as const;
 
@@ -22,7 +23,7 @@ export interface GatewayProcess {
 }
 
 /**
- * Spawns `tsx <entry>` with `env`, output appended to logPath, and waits until `ready` holds. Its own
+ * Spawns `node --import tsx <entry>` with `env`, output appended to logPath, and waits until `ready` holds. Its own
  * process group: a Ctrl-C at the terminal reaches only the stack, which stops everything in order.
  */
 export async function startGatewayProcess(opts: {
@@ -36,10 +37,10 @@ export async function startGatewayProcess(opts: {
   let child!: ChildProcess;
   let exited!: Promise<void>;
   const launch = async () => {
-    appendFileSync(opts.logPath, `--- ${new Date().toISOString()} tsx ${opts.entry}\n`);
+    appendFileSync(opts.logPath, `--- ${new Date().toISOString()} node ${NODE_ARGS.join(' ')} ${opts.entry}\n`);
     const fd = openSync(opts.logPath, 'a');
     try {
-      child = spawn(tsx, [opts.entry], { cwd: root, env: opts.env, stdio: ['ignore', fd, fd], detached: true });
+      child = spawn(process.execPath, [...NODE_ARGS, opts.entry], { cwd: root, env: opts.env, stdio: ['ignore', fd, fd], detached: true });
     } finally {
       closeSync(fd);
     }

@@ -223,7 +223,8 @@ async function answers(address: string): Promise<boolean> {
   if (!(await isPortOpen(host!, Number(port), 500))) return false;
   const connection = await Connection.connect({ address, connectTimeout: 1000 });
   try {
-    await connection.workflowService.getSystemInfo({});
+    // A server still starting may accept the call and not answer it: never wait more than 2 s.
+    await connection.withDeadline(Date.now() + 2000, () => connection.workflowService.getSystemInfo({}));
     return true;
   } finally {
     await connection.close();

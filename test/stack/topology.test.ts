@@ -31,7 +31,7 @@ describe('stack: the production topology', () => {
   afterAll(async () => {
     await connection?.close();
     await t?.dispose();
-  }, 180_000);
+  }, 300_000);
 
   async function submit(model: string, key: string, count: number, prefix: string): Promise<string[]> {
     const created = await mapLimit(Array.from({ length: count }, (_, i) => i), 8, (i) =>
@@ -66,6 +66,7 @@ describe('stack: the production topology', () => {
         if (identity) identities.add(identity);
       }
     }
+    // Activity identities are `pid@host` of the worker that ran them: every worker took a share.
     const workerPids = t.stack.workers.map((worker) => String(worker.pid));
     const pidsSeen = [...identities].map((identity) => identity.split('@')[0]!);
     expect(new Set(pidsSeen)).toEqual(new Set(workerPids));
@@ -105,7 +106,7 @@ describe('stack: the production topology', () => {
     let running = true;
     const accepted: string[] = [];
     let sent = 0;
-    // Steady load: a POST every 100 ms, each retried with its Idempotency-Key as a careful client does.
+    // Steady load: a POST every 250 ms, each retried with its Idempotency-Key as a careful client does.
     const load = (async () => {
       const inFlight = new Set<Promise<void>>();
       while (running) {
@@ -117,7 +118,7 @@ describe('stack: the production topology', () => {
           });
         const tracked = post.finally(() => inFlight.delete(tracked));
         inFlight.add(tracked);
-        await sleep(100);
+        await sleep(250);
       }
       await Promise.all(inFlight);
     })();
