@@ -14,8 +14,9 @@ import { startStack } from './stack';
 async function main(): Promise<void> {
   const log = (msg: string) => process.stdout.write(`[stack] ${msg}\n`);
   const env = process.env;
+  const dataDir = env.STACK_DIR ?? path.join('.data', 'stack');
   const stack = await startStack({
-    dataDir: env.STACK_DIR ?? path.join('.data', 'stack'),
+    dataDir,
     port: Number(env.STACK_PORT ?? 3000),
     uiPort: Number(env.STACK_UI_PORT ?? 8233),
     apiProcesses: env.STACK_API_PROCESSES ? Number(env.STACK_API_PROCESSES) : undefined,
@@ -43,7 +44,7 @@ async function main(): Promise<void> {
     `  Demo API key    ${demoKey(createSecretBox(stack.gatewaySecret))}`,
     `  Admin token     ${stack.adminToken}`,
     '',
-    '  Logs in .data/stack/logs; Ctrl-C stops everything.',
+    `  Logs in ${path.join(dataDir, 'logs')}; Ctrl-C stops everything.`,
     '',
   ].join('\n') + '\n');
 }
