@@ -56,6 +56,8 @@ async function runApi(config: Config, secret: string, log: Logger): Promise<void
   log.info({ url: gateway.url, pid: process.pid }, 'API listening');
 }
 
+const RESTART_DELAY_MS = 1000;
+
 function runPrimary(processes: number, log: Logger): void {
   let stopping = false;
   const fork = () => cluster.fork();
@@ -68,7 +70,8 @@ function runPrimary(processes: number, log: Logger): void {
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
     log.warn({ pid: worker.process.pid, code, signal }, 'API process exited; starting a replacement');
-    fork();
+    // A pause, so a process that dies at start (database unreachable) does not turn into a fork loop.
+    setTimeout(() => !stopping && fork(), RESTART_DELAY_MS);
   });
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
