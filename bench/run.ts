@@ -8,6 +8,9 @@
  *   npm run bench -- --only chat,e2e    some scenarios (chat, admission, polling, e2e, carrying, profile);
  *                                       the report goes to .bench-data/partial/, not over the full one
  *   npm run bench -- --out /tmp/b       results.json and BENCHMARKS.md there instead (trial runs)
+ *   npm run bench -- --stack            against the Temporal server on PostgreSQL (the production
+ *                                       topology's) instead of the dev server; the report goes to
+ *                                       .bench-data/stack/ unless --out says otherwise
  *
  * DATABASE_URL / TEMPORAL_ADDRESS, when set, are used instead of the embedded services.
  */
@@ -60,9 +63,10 @@ async function main(): Promise<number> {
   const outArg = args.find((a) => a.startsWith('--out'));
   // A partial run (--only) must not replace the committed report of a full one: it goes to .bench-data/.
   const partial = only.length < SCENARIOS.length;
+  const onStack = args.includes('--stack');
   const outDir = outArg
     ? path.resolve(outArg.includes('=') ? outArg.split('=')[1]! : args[args.indexOf(outArg) + 1] ?? '')
-    : partial ? path.join(ROOT, '.bench-data', 'partial') : null;
+    : onStack ? path.join(ROOT, '.bench-data', 'stack') : partial ? path.join(ROOT, '.bench-data', 'partial') : null;
   const unknown = only.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
   if (unknown.length > 0) throw new Error(`unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIOS.join(', ')}`);
   const durations: Durations = quick ? { warmupS: 2, measureS: 5, quick } : { warmupS: 2, measureS: 8, quick };
@@ -71,7 +75,8 @@ async function main(): Promise<number> {
 
   const results: BenchResults = { machine: machine(), durations, scenarios: {}, errors: {}, scenarioS: {}, totalS: 0 };
   log(`${results.machine.cpus} CPUs (${results.machine.cpuModel}), ${results.machine.memoryGb} GB, Node ${results.machine.node}, commit ${results.machine.commit}${results.machine.dirty ? ' (with local changes)' : ''}`);
-  const env = await startBenchEnv({ log });
+  if (onStack) log('Temporal: the server on PostgreSQL (--stack), not the dev server');
+  const env = await startBenchEnv({ log, temporalServer: onStack });
   // Ctrl-C or a kill stops every process the run started, not only the driver.
   const interrupted = (signal: NodeJS.Signals) => {
     log(`${signal}: stopping`);

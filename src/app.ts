@@ -11,6 +11,7 @@ import { errorHandler, jsonBody, requestContext } from './http/middleware';
 import type { OutboundGuard } from './net/outbound-guard';
 import type { SecretBox } from './security/secrets';
 import type { AssetStore } from './storage/asset-store';
+import { taskRepairRoutes } from './modules/tasks/task-repair.routes';
 import { createRouteCache } from './routing/route-cache';
 import type { Metrics } from './metrics/metrics';
 import { httpMetrics } from './metrics/http-metrics';
@@ -67,7 +68,7 @@ export function createApp(deps: AppDeps): Koa {
     ctx.body = { status: 'ready' };
   });
   app.use(publicRouter.routes());
-  app.use(assetsRoutes({ em, store: deps.store, box: deps.box }).routes());
+  app.use(assetsRoutes({ em, store: deps.store, box: deps.box, delivery: deps.config.storage.delivery }).routes());
   app.use(docsRoutes().routes());
 
   const auth = consumerAuth({ em: () => deps.orm.em.fork(), trustedProxies: deps.config.http.trustedProxies });
@@ -92,6 +93,7 @@ export function createApp(deps: AppDeps): Koa {
     chatRoutes({ leases: deps.leases, routes, maxChannelAttempts: deps.config.tasks.maxChannelAttempts, usageWaitMs: deps.config.chat.streamUsageWaitMs }),
     usageRoutes({ em, leases: deps.leases }),
     adminRoutes({ em, ...links, leases: deps.leases, routes }),
+    taskRepairRoutes({ orm: deps.orm, temporal: deps.temporal, metrics: deps.metrics }),
   ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());

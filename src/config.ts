@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { S3StoreConfig } from './storage/s3-asset-store';
 
 /** "true"/"1"/"yes" are true, "false"/"0"/"no"/"" are false; anything else is an error. */
 const booleanFlag = z
@@ -35,6 +36,23 @@ const EnvSchema = z.object({
   MAX_ASSET_BYTES: z.coerce.number().int().positive().default(536_870_912),
   /** Time one output download may take, headers and body (under the 2-minute asset step). */
   ASSET_DOWNLOAD_TIMEOUT_MS: z.coerce.number().int().positive().max(110_000).default(100_000),
+  /** Where assets live: `local` (ASSET_DIR, one machine) or `s3` (a bucket every replica reaches). */
+  ASSET_STORE: z.enum(['local', 's3']).default('local'),
+  /** S3 endpoint of a self-hosted or non-AWS server, e.g. http://127.0.0.1:7070; unset: AWS. */
+  S3_ENDPOINT: z.string().url().optional(),
+  S3_BUCKET: z.string().min(3).max(63).optional(),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  /** Both or neither; neither: the AWS SDK's default chain (AWS_* variables, instance role). */
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  /** Bucket in the path rather than the host name: most self-hosted S3 servers need true. */
+  S3_FORCE_PATH_STYLE: booleanFlag.default(false),
+  /** Prepended to every object key (e.g. `gateway/`), so one bucket can serve several deployments. */
+  S3_KEY_PREFIX: z.string().default(''),
+  /** `stream`: the API streams assets; `redirect`: a 302 to a short-lived presigned S3 URL (s3 only). */
+  ASSET_DELIVERY: z.enum(['stream', 'redirect']).default('stream'),
+  /** Lifetime of a presigned asset URL (ASSET_DELIVERY=redirect). */
+  ASSET_REDIRECT_TTL_SECONDS: z.coerce.number().int().min(1).max(7 * 24 * 3600).default(300),
   /**
    * 32+ character secret that encrypts provider credentials and webhook secrets at rest and signs
    * asset links. Unset outside production: generated once into DATA_DIR/secret.key.
@@ -56,6 +74,8 @@ const EnvSchema = z.object({
   /** Seed the demo account, key, models and mock channel on first start. */
   SEED_DEMO: booleanFlag.default(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `src/api/main.ts`: API processes forked by Node's cluster module, sharing PORT (1: no fork). */
+  API_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
   /** Run the Temporal worker inside `npm start` beside the API. */
   RUN_WORKER: booleanFlag.default(true),
   /** Seconds a task may take when its model sets no deadline. */
@@ -67,6 +87,15 @@ const EnvSchema = z.object({
 }).refine((env) => env.HTTP_HEADERS_TIMEOUT_MS <= env.HTTP_REQUEST_TIMEOUT_MS, {
   path: ['HTTP_HEADERS_TIMEOUT_MS'],
   message: 'must not be larger than HTTP_REQUEST_TIMEOUT_MS (the request includes its headers)',
+}).refine((env) => env.ASSET_STORE !== 's3' || env.S3_BUCKET, {
+  path: ['S3_BUCKET'],
+  message: 'is required when ASSET_STORE=s3',
+}).refine((env) => !env.S3_ACCESS_KEY_ID === !env.S3_SECRET_ACCESS_KEY, {
+  path: ['S3_SECRET_ACCESS_KEY'],
+  message: 'S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together: set both or neither',
+}).refine((env) => env.ASSET_DELIVERY !== 'redirect' || env.ASSET_STORE === 's3', {
+  path: ['ASSET_DELIVERY'],
+  message: 'redirect needs ASSET_STORE=s3 (a local folder has no URL to redirect to)',
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -86,11 +115,19 @@ export interface Config {
   assetDir: string;
   /** Limits on copying provider outputs into the store. */
   assets: { maxBytes: number; downloadTimeoutMs: number };
+  /** The asset store (ASSET_STORE and the S3_* settings) and how assets are delivered. */
+  storage: {
+    kind: 'local' | 's3';
+    s3: S3StoreConfig | undefined;
+    delivery: { mode: 'stream' | 'redirect'; redirectTtlSeconds: number };
+  };
   secret: string | undefined;
   outboundAllowlist: string[];
   seedDemo: boolean;
   logLevel: Env['LOG_LEVEL'];
   runWorker: boolean;
+  /** The API-only entry (src/api/main.ts): how many processes share the port. */
+  cluster: { apiProcesses: number };
   tasks: { defaultDeadlineSeconds: number; maxChannelAttempts: number };
   /** Chat streams: how long one whose client left is read on for the upstream's usage (ms). */
   chat: { streamUsageWaitMs: number };
@@ -126,11 +163,26 @@ export function loadConfig(source: NodeJS.ProcessEnv): Config {
     dataDir: env.DATA_DIR,
     assetDir: env.ASSET_DIR ?? `${env.DATA_DIR}/assets`,
     assets: { maxBytes: env.MAX_ASSET_BYTES, downloadTimeoutMs: env.ASSET_DOWNLOAD_TIMEOUT_MS },
+    storage: {
+      kind: env.ASSET_STORE,
+      s3: env.ASSET_STORE === 's3'
+        ? {
+            endpoint: env.S3_ENDPOINT,
+            bucket: env.S3_BUCKET!,
+            region: env.S3_REGION,
+            credentials: env.S3_ACCESS_KEY_ID ? { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY! } : undefined,
+            forcePathStyle: env.S3_FORCE_PATH_STYLE,
+            prefix: env.S3_KEY_PREFIX,
+          }
+        : undefined,
+      delivery: { mode: env.ASSET_DELIVERY, redirectTtlSeconds: env.ASSET_REDIRECT_TTL_SECONDS },
+    },
     secret: env.GATEWAY_SECRET,
     outboundAllowlist: env.OUTBOUND_ALLOWLIST,
     seedDemo: env.SEED_DEMO,
     logLevel: env.LOG_LEVEL,
     runWorker: env.RUN_WORKER,
+    cluster: { apiProcesses: env.API_PROCESSES },
     tasks: {
       defaultDeadlineSeconds: env.DEFAULT_TASK_DEADLINE_SECONDS,
       maxChannelAttempts: env.MAX_CHANNEL_ATTEMPTS,

@@ -10,7 +10,7 @@ import { createOutboundGuard } from './net/outbound-guard';
 import { createDefaultProviders } from './providers';
 import type { ProviderRegistry } from './providers/registry';
 import { createSecretBox, type SecretBox } from './security/secrets';
-import { createLocalAssetStore } from './storage/asset-store';
+import { createAssetStore } from './storage/create-asset-store';
 import { createMediaWorker, installRuntimeLogging } from '../workers/media-worker';
 import { createMetrics, type Metrics } from './metrics/metrics';
 import { releaseStaleRequestHolds } from './billing/stale-holds';
@@ -50,7 +50,7 @@ export async function startGateway(opts: {
   const orm = await initOrm({ url: opts.databaseUrl, poolMax: 20 });
   if (opts.migrate ?? true) await migrateUp(orm);
   const box = createSecretBox(opts.secret);
-  const store = createLocalAssetStore(config.assetDir);
+  const store = createAssetStore(config);
   const outbound = createOutboundGuard({ allowlist: config.outboundAllowlist });
   const metrics = createMetrics();
   metrics.observeDatabase(() => orm.em.getKnex());
@@ -82,6 +82,8 @@ export async function startGateway(opts: {
 
   const leases = createCreditLeases({ knex: () => orm.em.getKnex(), log: log.child({ component: 'credit-lease' }) });
   const app = createApp({ config, orm, temporal, log, store, box, outbound, metrics, leases });
+  const handle = app.callback();
+  let draining = false;
   const server = http.createServer(
     {
       headersTimeout: config.http.headersTimeoutMs,
@@ -90,7 +92,12 @@ export async function startGateway(opts: {
       // client would keep its socket up to 30 s past the limit.
       connectionsCheckingInterval: Math.min(1000, config.http.headersTimeoutMs),
     },
-    app.callback(),
+    (req, res) => {
+      // While draining, every answer closes its connection: a keep-alive client that keeps sending would
+      // otherwise hold server.close() open for as long as it has requests to send.
+      if (draining) res.setHeader('connection', 'close');
+      void handle(req, res);
+    },
   );
   installProtocolErrorAnswers(server);
   await new Promise<void>((resolve, reject) => {
@@ -115,6 +122,7 @@ export async function startGateway(opts: {
       stopping ??= (async () => {
         clearInterval(sweeper);
         // Stop taking requests and let in-flight ones finish, then hand activities back, then close.
+        draining = true;
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();

@@ -7,7 +7,7 @@ import { createOutboundGuard } from '../src/net/outbound-guard';
 import { createDefaultProviders } from '../src/providers';
 import { resolveGatewaySecret } from '../src/security/gateway-secret';
 import { createSecretBox } from '../src/security/secrets';
-import { createLocalAssetStore } from '../src/storage/asset-store';
+import { createAssetStore } from '../src/storage/create-asset-store';
 import { createMediaWorker, installRuntimeLogging } from './media-worker';
 
 /**
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
     taskQueue: config.temporal.taskQueue,
     workflowBundle: bundlePath ? { codePath: bundlePath } : undefined,
     activities: {
-      orm, providers: createDefaultProviders(), store: createLocalAssetStore(config.assetDir), box, log,
+      orm, providers: createDefaultProviders(), store: createAssetStore(config), box, log,
       publicUrl: config.http.publicUrl, outbound: createOutboundGuard({ allowlist: config.outboundAllowlist }),
       maxAssetBytes: config.assets.maxBytes, assetDownloadTimeoutMs: config.assets.downloadTimeoutMs,
     },

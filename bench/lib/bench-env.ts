@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { freePort } from '../../src/infra/ports';
 import { startLocalStack, type LocalStack } from '../../src/local-stack';
+import { startServerStack } from '../../src/infra/server-stack';
 import { initOrm, migrateUp, type Orm } from '../../src/db/orm';
 import { bundleWorkflows } from '../../workers/media-worker';
 import { apiClient, waitForHttp, type ApiClient } from './api';
@@ -54,12 +55,12 @@ export interface BenchEnv {
 
 export const EMPTY_TASK_QUEUE = 'bench-empty';
 
-export async function startBenchEnv(opts: { log: (message: string) => void }): Promise<BenchEnv> {
+export async function startBenchEnv(opts: { log: (message: string) => void; /** The Temporal server on PostgreSQL instead of the dev server. */ temporalServer?: boolean }): Promise<BenchEnv> {
   const log = opts.log;
   const runDir = path.join(ROOT, '.bench-data', `run-${process.pid}`);
   await mkdir(runDir, { recursive: true });
   const started = Date.now();
-  const stack = await startLocalStack({
+  const stack = opts.temporalServer ? await startServerStack({ dataDir: runDir, log }) : await startLocalStack({
     databaseUrl: process.env.DATABASE_URL,
     temporalAddress: process.env.TEMPORAL_ADDRESS,
     dataDir: runDir,

@@ -45,4 +45,22 @@ export const tasks: CommandGroup = {
       ].join('\n'));
     },
   },
+  repair: {
+    usage: '[--task ID] [--dry-run] [--min-age SECONDS]',
+    summary: 'Refund and fail tasks whose workflow ended without finishing them (e.g. terminated in the Temporal UI); --dry-run lists them',
+    options: { task: flag.string, 'dry-run': flag.boolean, 'min-age': flag.string },
+    async run({ values, api, emit }) {
+      const minAge = integer(values, 'min-age');
+      const result = await api.call<{ data: { task_id: string; workflow_status: string; action: string; refunded: number }[]; dry_run: boolean }>('POST', '/admin/tasks/repair', {
+        body: {
+          ...(optionalString(values, 'task') ? { task_id: optionalString(values, 'task') } : {}),
+          dry_run: values['dry-run'] === true,
+          ...(minAge !== undefined ? { min_age_seconds: minAge } : {}),
+        },
+      });
+      emit(result, () => (result.data.length === 0
+        ? 'Nothing to repair: every unfinished task still has a running workflow.'
+        : table(result.data, [['TASK', (r) => r.task_id], ['WORKFLOW', (r) => r.workflow_status], ['ACTION', (r) => r.action], ['CREDITS', (r) => r.refunded]])));
+    },
+  },
 };

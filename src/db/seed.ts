@@ -21,7 +21,7 @@ export const DEMO_MODELS = [
  * while only its hash is stored. Returns the key.
  */
 export async function seedDemo(em: EntityManager, box: SecretBox): Promise<{ key: string; created: boolean }> {
-  const key = `sk-gw-demo-${box.sign('demo-key').slice(0, 32)}`;
+  const key = demoKey(box);
   if (await em.findOne(Account, { id: DEMO_ACCOUNT_ID })) return { key, created: false };
   await createAccount(em, { id: DEMO_ACCOUNT_ID, name: 'Demo', credits: 100_000 });
   em.create(ApiKey, {
@@ -42,4 +42,9 @@ export async function seedDemo(em: EntityManager, box: SecretBox): Promise<{ key
   }
   await em.flush();
   return { key, created: true };
+}
+
+/** The demo key of a gateway secret (the same at every start, so it can be printed again). */
+export function demoKey(box: SecretBox): string {
+  return `sk-gw-demo-${box.sign('demo-key').slice(0, 32)}`;
 }

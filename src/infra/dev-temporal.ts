@@ -183,11 +183,12 @@ async function waitUntilReady(port: number, namespace: string, exited: Promise<u
 }
 
 /**
+ * Adds the missing search attributes (the PostgreSQL-backed server in temporal-server.ts uses it too).
  * start-dev applies --search-attribute only when it creates a namespace (CLI v1.5.1, sqlite setup's
  * createNamespaceIfNotExists), so a temporal.db from an older run keeps its old set: add what is
  * missing, and refuse a name registered with another type.
  */
-async function ensureSearchAttributes(
+export async function ensureSearchAttributes(
   connection: Connection,
   namespace: string,
   wanted: Record<string, SearchAttributeKind>,

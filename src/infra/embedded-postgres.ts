@@ -34,6 +34,11 @@ export interface EmbeddedPostgresOptions {
   /** Database created if missing and named in the url; default `gateway`. */
   database?: string;
   log?: (msg: string) => void;
+  /**
+   * A process group of its own, so a Ctrl-C at the terminal reaches only our process, which stops the
+   * services in order (API and workers drain before the database goes).
+   */
+  ownProcessGroup?: boolean;
 }
 
 /** A running embedded PostgreSQL. */
@@ -79,7 +84,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const logFd = openSync(logPath, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(bins.postgres, args, { ...runAs, env: { LC_ALL: 'C' }, stdio: ['ignore', logFd, logFd] });
+    child = spawn(bins.postgres, args, { ...runAs, env: { LC_ALL: 'C' }, stdio: ['ignore', logFd, logFd], detached: opts.ownProcessGroup });
   } finally {
     closeSync(logFd);
   }

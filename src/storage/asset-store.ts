@@ -12,7 +12,17 @@ export interface ByteRange {
   end: number;
 }
 
-/** Where durable copies of generated files live. Local folder here; an S3 bucket would implement the same. */
+/** What a presigned link makes the object store answer with. */
+export interface PresignOptions {
+  expiresInSeconds: number;
+  contentType: string;
+  contentDisposition: string;
+}
+
+/**
+ * Where durable copies of generated files live: a local folder (src/storage/asset-store.ts, the embedded
+ * default) or an S3 bucket (src/storage/s3-asset-store.ts), chosen by ASSET_STORE.
+ */
 export interface AssetStore {
   /**
    * Streams `body` to `key`, returning its size and SHA-256. Writing the same key twice is harmless.
@@ -25,9 +35,29 @@ export interface AssetStore {
    * `bytes` is always the size of the whole file. Null when there is no such file.
    */
   open(key: string, opts?: { range?: ByteRange }): Promise<{ body: Readable; bytes: number; contentType?: string } | null>;
+  /** A short-lived URL that serves the object directly; only stores that can sign one have it. */
+  presign?(key: string, opts: PresignOptions): Promise<string>;
 }
 
 export class AssetTooLargeError extends Error {}
+
+/**
+ * Counts and hashes what passes through and fails with AssetTooLargeError past `maxBytes`; `result()`
+ * is valid once the stream has ended. Shared by every store so the cap and the hash mean the same.
+ */
+export function createMeter(maxBytes = Number.POSITIVE_INFINITY): { stream: Transform; result(): { bytes: number; sha256: string } } {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      bytes += chunk.length;
+      if (bytes > maxBytes) return callback(new AssetTooLargeError(`Asset is larger than ${maxBytes} bytes`));
+      hash.update(chunk);
+      callback(null, chunk);
+    },
+  });
+  return { stream, result: () => ({ bytes, sha256: hash.digest('hex') }) };
+}
 
 export function createLocalAssetStore(rootDir: string): AssetStore {
   const root = resolve(rootDir);
@@ -41,25 +71,15 @@ export function createLocalAssetStore(rootDir: string): AssetStore {
       const target = pathOf(key);
       await mkdir(dirname(target), { recursive: true });
       const temp = `${target}.${process.pid}.${Date.now()}.partial`;
-      const hash = createHash('sha256');
-      let bytes = 0;
-      const limit = opts?.maxBytes ?? Number.POSITIVE_INFINITY;
-      const meter = new Transform({
-        transform(chunk: Buffer, _encoding, callback) {
-          bytes += chunk.length;
-          if (bytes > limit) return callback(new AssetTooLargeError(`Asset is larger than ${limit} bytes`));
-          hash.update(chunk);
-          callback(null, chunk);
-        },
-      });
+      const meter = createMeter(opts?.maxBytes);
       try {
-        await pipeline(body, meter, createWriteStream(temp));
+        await pipeline(body, meter.stream, createWriteStream(temp));
         await rename(temp, target);
       } catch (error) {
         await rm(temp, { force: true });
         throw error;
       }
-      return { bytes, sha256: hash.digest('hex') };
+      return meter.result();
     },
     async open(key, opts) {
       const target = pathOf(key);

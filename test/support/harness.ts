@@ -112,14 +112,14 @@ export async function startTestGateway(opts: {
 }
 
 /** An account with `credits`, a key on it, and the ids, through the admin API. */
-export async function createCustomer(gw: TestGateway, opts: { credits: number; key?: Record<string, unknown> }) {
+export async function createCustomer(gw: Pick<TestGateway, 'admin'>, opts: { credits: number; key?: Record<string, unknown> }) {
   const account = await gw.admin('POST', '/admin/accounts', { name: uniqueId('customer'), credits: opts.credits });
   const key = await gw.admin('POST', '/admin/keys', { account_id: account.id, name: 'test', ...(opts.key ?? {}) });
   return { accountId: account.id as string, key: key.key as string, keyId: key.id as string, webhookSecret: key.webhook_secret as string };
 }
 
 /** A model of `category` priced by `pricing`, on a mock channel with `settings` (unique ids per call). */
-export async function createMockModel(gw: TestGateway, opts: { category: 'image' | 'video' | 'music'; pricing: Record<string, number>; settings?: Record<string, unknown>; defaultDuration?: number; deadlineSeconds?: number }) {
+export async function createMockModel(gw: Pick<TestGateway, 'admin'>, opts: { category: 'image' | 'video' | 'music'; pricing: Record<string, number>; settings?: Record<string, unknown>; defaultDuration?: number; deadlineSeconds?: number }) {
   const id = uniqueId(`m-${opts.category}`);
   await gw.admin('POST', '/admin/models', {
     id, category: opts.category, pricing: opts.pricing,

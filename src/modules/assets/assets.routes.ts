@@ -15,7 +15,13 @@ import { etagMatches, parseRange } from './asset-http';
  * attachment). Range requests (206 / 416) let players seek; the ETag is the content's SHA-256, so a
  * revalidation is a 304 and the answer is cacheable as immutable.
  */
-export function assetsRoutes(deps: { em: (ctx: { state: unknown }) => EntityManager; store: AssetStore; box: SecretBox }): Router {
+export function assetsRoutes(deps: {
+  em: (ctx: { state: unknown }) => EntityManager;
+  store: AssetStore;
+  box: SecretBox;
+  /** `redirect`: answer with a presigned URL of the object store instead of streaming through the API. */
+  delivery?: { mode: 'stream' | 'redirect'; redirectTtlSeconds: number };
+}): Router {
   const router = new Router();
   router.get('/assets/:assetId', async (ctx) => {
     ctx.set('x-content-type-options', 'nosniff');
@@ -25,6 +31,16 @@ export function assetsRoutes(deps: { em: (ctx: { state: unknown }) => EntityMana
     if (!assetSignatureValid(deps.box, assetId, signature)) throw errors.notFound('asset_not_found', 'No such asset');
     const asset = await deps.em(ctx).findOne(Asset, { id: assetId });
     if (!asset) throw errors.notFound('asset_not_found', 'No such asset');
+    const inline = isServableInline(asset.contentType);
+    const contentType = inline ? asset.contentType : OPAQUE_CONTENT_TYPE;
+    const disposition = `${inline ? 'inline' : 'attachment'}; filename="${asset.id}.${extensionFor(contentType)}"`;
+    if (deps.delivery?.mode === 'redirect' && deps.store.presign) {
+      // The link itself stays durable; only the URL it redirects to expires, so it must not be cached.
+      // The object store answers with the same inert type and disposition we would have sent.
+      ctx.set('cache-control', 'private, no-store');
+      ctx.redirect(await deps.store.presign(asset.storageKey, { expiresInSeconds: deps.delivery.redirectTtlSeconds, contentType, contentDisposition: disposition }));
+      return;
+    }
 
     const etag = `"${asset.sha256}"`;
     ctx.set('etag', etag);
@@ -43,11 +59,9 @@ export function assetsRoutes(deps: { em: (ctx: { state: unknown }) => EntityMana
       });
     }
     const range = ask.kind === 'part' ? ask.range : undefined;
-    const inline = isServableInline(asset.contentType);
-    const contentType = inline ? asset.contentType : OPAQUE_CONTENT_TYPE;
     const headers = {
       'content-type': contentType,
-      'content-disposition': `${inline ? 'inline' : 'attachment'}; filename="${asset.id}.${extensionFor(contentType)}"`,
+      'content-disposition': disposition,
       'content-length': String(range ? range.end - range.start + 1 : asset.bytes),
       ...(range ? { 'content-range': `bytes ${range.start}-${range.end}/${asset.bytes}` } : {}),
     };

@@ -10,6 +10,7 @@ import {
 import { CreateImageBody, CreateMusicBody, CreateVideoBody, GetTaskQuery, ListTasksQuery, TaskIdParam } from '../tasks/tasks.schemas';
 import type { ErrorCodes, NamedSchema, OperationSpec } from './openapi';
 import * as R from './responses';
+import { RepairTasksBody, RepairTasksResult } from '../tasks/task-repair.routes';
 import { UsageQuery } from '../usage/usage.schemas';
 
 
@@ -250,6 +251,12 @@ export const operations: OperationSpec[] = [
     summary: "Any account's task, with its channel attempts",
     response: { status: 200, description: 'The task', json: named('AdminTask', R.AdminTask) },
     errors: { 404: ['task_not_found'] },
+  },
+  {
+    method: 'post', path: '/admin/tasks/repair', operationId: 'adminRepairTasks', tag: 'Admin: tasks and usage', access: 'admin',
+    summary: 'Refund and fail tasks whose workflow ended without finishing them (terminated by hand, timed out)',
+    body: named('RepairTasksBody', RepairTasksBody),
+    response: { status: 200, description: 'The tasks repaired (or that would be, with dry_run)', json: named('RepairTasksResult', RepairTasksResult) },
   },
   {
     method: 'get', path: '/admin/usage', operationId: 'adminListUsage', tag: 'Admin: tasks and usage', access: 'admin', summary: 'Usage rows, newest first',
