@@ -55,6 +55,10 @@ const EnvSchema = z.object({
   DEFAULT_TASK_DEADLINE_SECONDS: z.coerce.number().int().positive().default(3600),
   /** How many channels a task may try before it fails. */
   MAX_CHANNEL_ATTEMPTS: z.coerce.number().int().min(1).default(3),
+  /** Lifetime of a web console session token (the console exchanges a key or the admin token for one). */
+  CONSOLE_SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(1800),
+  /** The Temporal Web UI, for the console's links from a task to its workflow. Unset: the dev server's UI under npm start, else none. */
+  TEMPORAL_UI_URL: z.preprocess((value) => (value === '' ? undefined : value), z.string().url().optional()),
 }).refine((env) => env.HTTP_HEADERS_TIMEOUT_MS <= env.HTTP_REQUEST_TIMEOUT_MS, {
   path: ['HTTP_HEADERS_TIMEOUT_MS'],
   message: 'must not be larger than HTTP_REQUEST_TIMEOUT_MS (the request includes its headers)',
@@ -81,6 +85,8 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   runWorker: boolean;
   tasks: { defaultDeadlineSeconds: number; maxChannelAttempts: number };
+  /** The web console at /console. */
+  console: { sessionTtlSeconds: number; temporalUiUrl: string | undefined };
 }
 
 /** Parses the environment once; throws one readable list of every bad variable. */
@@ -121,5 +127,6 @@ export function loadConfig(source: NodeJS.ProcessEnv): Config {
       defaultDeadlineSeconds: env.DEFAULT_TASK_DEADLINE_SECONDS,
       maxChannelAttempts: env.MAX_CHANNEL_ATTEMPTS,
     },
+    console: { sessionTtlSeconds: env.CONSOLE_SESSION_TTL_SECONDS, temporalUiUrl: env.TEMPORAL_UI_URL?.replace(/\/$/, '') },
   };
 }

@@ -11,6 +11,7 @@ import { CreateImageBody, CreateMusicBody, CreateVideoBody, GetTaskQuery, ListTa
 import type { ErrorCodes, NamedSchema, OperationSpec } from './openapi';
 import * as R from './responses';
 import { UsageQuery } from '../usage/usage.schemas';
+import { consoleOperations } from '../console/console.operations';
 
 
 const named = <S extends z.ZodType>(name: string, schema: S): NamedSchema => ({ name, schema });
@@ -247,4 +248,6 @@ export const operations: OperationSpec[] = [
     response: { status: 200, description: 'The rows', json: named('UsageRecordList', R.UsageRecordList) },
     errors: { 400: ['invalid_request'] },
   },
+  // --- the web console
+  ...consoleOperations,
 ];

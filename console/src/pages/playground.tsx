@@ -1,0 +1,151 @@
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { api, ApiError } from '../api';
+import { MediaOutput } from '../components/media';
+import type { TaskSummary } from '../components/tasks';
+import { Field, Page, Problem, StatusBadge } from '../components/ui';
+import { credits } from '../format';
+import { useApi } from '../hooks';
+
+export interface PublicModel {
+  id: string;
+  category: string;
+  pricing: { per_request?: number; per_image?: number; per_second?: number; per_1k_input_tokens?: number; per_1k_output_tokens?: number; [tier: string]: unknown };
+  metadata: { default_duration?: number; parameters?: Record<string, ParameterSpec>; [name: string]: unknown };
+}
+
+/** A model parameter an operator may describe in the model's `metadata.parameters`. */
+interface ParameterSpec {
+  type?: 'string' | 'integer' | 'number';
+  enum?: (string | number)[];
+  minimum?: number;
+  maximum?: number;
+  default?: string | number;
+  description?: string;
+}
+
+const ROUTES: Record<string, string> = { image: '/v1/images/generations', video: '/v1/videos', music: '/v1/music/generations' };
+const FINAL = ['succeeded', 'failed', 'cancelled'];
+
+/** The standard parameters of each kind, unless the model describes its own. */
+function parametersOf(model: PublicModel): Record<string, ParameterSpec> {
+  if (model.metadata.parameters && typeof model.metadata.parameters === 'object') return model.metadata.parameters;
+  if (model.category === 'image') return { n: { type: 'integer', minimum: 1, maximum: 10, default: 1 }, size: { type: 'string', enum: ['1024x1024', '1024x1536', '1536x1024'], default: '1024x1024' } };
+  const duration = { type: 'integer' as const, minimum: 1, maximum: 600, default: Number(model.metadata.default_duration ?? 5) };
+  if (model.category === 'video') return { duration, aspect_ratio: { type: 'string', enum: ['16:9', '9:16', '1:1'], default: '16:9' } };
+  return { duration };
+}
+
+/** The price of the request as the gateway computes it (src/billing/pricing.ts), shown before submitting. */
+export function priceOf(model: PublicModel, values: Record<string, string | number>): number {
+  const p = model.pricing;
+  let total = p.per_request ?? 0;
+  if (p.per_image) total += p.per_image * Math.max(1, Number(values.n ?? 1));
+  if (p.per_second) total += p.per_second * Math.ceil(Math.max(0, Number(values.duration ?? model.metadata.default_duration ?? 0)));
+  return total;
+}
+
+function defaults(model: PublicModel): Record<string, string | number> {
+  return Object.fromEntries(Object.entries(parametersOf(model)).filter(([, s]) => s.default !== undefined).map(([n, s]) => [n, s.default!]));
+}
+
+/** Create an image, video or music task from a form built from the model, then watch it to the end. */
+export function PlaygroundPage() {
+  const { data: models, error: modelsError } = useApi<{ data: PublicModel[] }>('/v1/models');
+  const media = useMemo(() => models?.data.filter((m) => m.category in ROUTES) ?? [], [models]);
+  const [modelId, setModelId] = useState('');
+  const model = media.find((m) => m.id === modelId) ?? media[0];
+  const [values, setValues] = useState<Record<string, string | number>>({});
+  const [prompt, setPrompt] = useState('');
+  const [task, setTask] = useState<TaskSummary | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const watching = useRef(0);
+
+  useEffect(() => {
+    if (model) setValues(defaults(model));
+  }, [model?.id]);
+  useEffect(() => () => void (watching.current = -1), []);
+
+  if (!model) return <Page title="Playground"><Problem error={modelsError} />{models && <p class="muted">This key may use no media model.</p>}</Page>;
+  const specs = parametersOf(model);
+  const price = priceOf(model, values);
+
+  /** Long-polls the task (GET /v1/tasks/{id}?wait=) until it ends; progress shows as it comes. */
+  async function watch(id: string, run: number) {
+    for (;;) {
+      const current = await api<TaskSummary>('GET', `/v1/tasks/${encodeURIComponent(id)}?wait=20`);
+      if (watching.current !== run) return;
+      setTask(current);
+      if (FINAL.includes(current.status)) return;
+    }
+  }
+
+  async function submit(e: Event) {
+    e.preventDefault();
+    setError(null);
+    setBusy(true);
+    const run = ++watching.current;
+    try {
+      const body: Record<string, unknown> = { model: model!.id, prompt };
+      for (const [name, spec] of Object.entries(specs)) {
+        const value = values[name];
+        if (value === undefined || value === '') continue;
+        body[name] = spec.type === 'integer' || spec.type === 'number' ? Number(value) : value;
+      }
+      const created = await api<TaskSummary>('POST', ROUTES[model!.category]!, body, { 'idempotency-key': `console-${crypto.randomUUID()}` });
+      setTask(created);
+      await watch(created.id, run);
+    } catch (failure) {
+      setError(failure instanceof ApiError ? `${failure.code}: ${failure.message}` : String(failure));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <Page title="Playground">
+      <Problem error={modelsError} />
+      <div class="grid-2">
+        <form class="stack" onSubmit={submit} aria-label="Create a media task">
+          <Field label="Model" id="pg-model">
+            <select id="pg-model" value={model.id} onChange={(e) => setModelId(e.currentTarget.value)}>
+              {media.map((m) => <option key={m.id} value={m.id}>{m.id} ({m.category})</option>)}
+            </select>
+          </Field>
+          <Field label="Prompt" id="pg-prompt">
+            <textarea id="pg-prompt" required rows={3} value={prompt} onInput={(e) => setPrompt(e.currentTarget.value)} />
+          </Field>
+          {Object.entries(specs).map(([name, spec]) => (
+            <Field key={name} label={name.replace(/_/g, ' ')} id={`pg-${name}`} hint={spec.description}>
+              {spec.enum ? (
+                <select id={`pg-${name}`} value={String(values[name] ?? '')} onChange={(e) => setValues({ ...values, [name]: e.currentTarget.value })}>
+                  {spec.enum.map((option) => <option key={String(option)} value={String(option)}>{String(option)}</option>)}
+                </select>
+              ) : spec.type === 'string' ? (
+                <input id={`pg-${name}`} type="text" value={values[name] ?? ''} onInput={(e) => setValues({ ...values, [name]: e.currentTarget.value })} />
+              ) : (
+                <input id={`pg-${name}`} type="number" min={spec.minimum} max={spec.maximum}
+                  value={values[name] ?? ''} onInput={(e) => setValues({ ...values, [name]: e.currentTarget.value })} />
+              )}
+            </Field>
+          ))}
+          <p class="price">Price: <strong data-testid="price">{credits(price)}</strong> credits
+            <span class="muted"> ({Object.entries(model.pricing).filter(([, v]) => typeof v === 'number').map(([k, v]) => `${k.replace(/_/g, ' ')} ${v}`).join(', ')})</span></p>
+          <button type="submit" disabled={busy}>{busy ? 'Running…' : 'Create task'}</button>
+        </form>
+        <div aria-live="polite">
+          <Problem error={error} />
+          {task && (
+            <div class="result" data-testid="playground-task" data-status={task.status}>
+              <p><a href={`#/tasks/${task.id}`}>{task.id}</a> <StatusBadge status={task.status} /></p>
+              <progress max={100} value={task.progress ?? 0} aria-label="Progress">{task.progress ?? 0} %</progress>
+              <p class="muted">{task.progress ?? 0} % · charged {credits(task.credits.charged)} of {credits(task.credits.reserved)} reserved</p>
+              {task.error && <p class="problem">{task.error.code}: {task.error.message}</p>}
+              {task.output.map((output, i) => <MediaOutput key={output.id} output={output} label={`Output ${i + 1}`} />)}
+            </div>
+          )}
+        </div>
+      </div>
+    </Page>
+  );
+}
