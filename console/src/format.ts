@@ -1,3 +1,5 @@
+export { toCsv } from './csv';
+
 const integer = new Intl.NumberFormat('en-US');
 
 /** Whole credits with thousands separators; a dash for unknown. */
@@ -19,17 +21,6 @@ export function when(value: string | number | null | undefined): string {
   if (value === null || value === undefined) return '—';
   const date = typeof value === 'number' ? new Date(value * 1000) : new Date(value);
   return date.toISOString().replace('T', ' ').slice(0, 19);
-}
-
-/** RFC 4180 CSV: fields with a comma, quote or newline are quoted, quotes doubled. */
-export function toCsv(rows: (string | number | null)[][]): string {
-  const field = (value: string | number | null) => {
-    const text = value === null ? '' : String(value);
-    // A leading =, +, - or @ would be a formula in a spreadsheet: prefix a quote so it stays text.
-    const safe = /^[=+\-@]/.test(text) && typeof value === 'string' ? `'${text}` : text;
-    return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
-  };
-  return rows.map((row) => row.map(field).join(',')).join('\r\n') + '\r\n';
 }
 
 /** Offers text as a file download (a blob link: nothing leaves the browser). */

@@ -70,10 +70,10 @@ export function PlaygroundPage() {
   const specs = parametersOf(model);
   const price = priceOf(model, values);
 
-  /** Long-polls the task (GET /v1/tasks/{id}?wait=) until it ends; progress shows as it comes. */
+  /** Reads the task, then long-polls it (GET /v1/tasks/{id}?wait=) until it ends; progress shows as it comes. */
   async function watch(id: string, run: number) {
-    for (;;) {
-      const current = await api<TaskSummary>('GET', `/v1/tasks/${encodeURIComponent(id)}?wait=20`);
+    for (let wait = 0; ; wait = 20) {
+      const current = await api<TaskSummary>('GET', `/v1/tasks/${encodeURIComponent(id)}?wait=${wait}`);
       if (watching.current !== run) return;
       setTask(current);
       if (FINAL.includes(current.status)) return;
@@ -92,8 +92,8 @@ export function PlaygroundPage() {
         if (value === undefined || value === '') continue;
         body[name] = spec.type === 'integer' || spec.type === 'number' ? Number(value) : value;
       }
-      const created = await api<TaskSummary>('POST', ROUTES[model!.category]!, body, { 'idempotency-key': `console-${crypto.randomUUID()}` });
-      setTask(created);
+      setTask(null);
+      const created = await api<{ id: string }>('POST', ROUTES[model!.category]!, body, { 'idempotency-key': `console-${crypto.randomUUID()}` });
       await watch(created.id, run);
     } catch (failure) {
       setError(failure instanceof ApiError ? `${failure.code}: ${failure.message}` : String(failure));
