@@ -167,12 +167,14 @@ describe('web console API', () => {
     const mine = money.body.data.filter((r: { model: string }) => r.model === video.model || r.model === image.model);
     const today = new Date().toISOString().slice(0, 10);
     expect(mine).toEqual(expect.arrayContaining([
-      { day: today, model: video.model, channel_id: video.channelId, requests: 3, revenue: 50, upstream_cost: 22, margin: 28, uncosted_requests: 0 },
-      { day: today, model: image.model, channel_id: image.channelId, requests: 1, revenue: 9, upstream_cost: null, margin: null, uncosted_requests: 1 },
+      { day: today, model: video.model, channel_id: video.channelId, requests: 3, revenue: 50, costed_revenue: 50, upstream_cost: 22, margin: 28, uncosted_requests: 0 },
+      { day: today, model: image.model, channel_id: image.channelId, requests: 1, revenue: 9, costed_revenue: 0, upstream_cost: null, margin: null, uncosted_requests: 1 },
     ]));
-    const sum = (field: 'revenue' | 'requests') => money.body.data.reduce((total: number, r: Record<string, number>) => total + r[field], 0);
-    expect(money.body.total.revenue).toBe(sum('revenue'));
-    expect(money.body.total.requests).toBe(sum('requests'));
+    const sum = (field: string) => money.body.data.reduce((total: number, r: Record<string, number | null>) => total + (r[field] ?? 0), 0);
+    for (const field of ['requests', 'revenue', 'costed_revenue', 'upstream_cost', 'margin', 'uncosted_requests']) {
+      expect({ field, total: money.body.total[field] }).toEqual({ field, total: sum(field) });
+    }
+    expect(money.body.total.margin).toBe(money.body.total.costed_revenue - money.body.total.upstream_cost);
     expectApiError(await gw.request('GET', '/admin/console/money?from=2030-01-02&to=2030-01-01', { admin: true }), 400, 'invalid_request');
     expectApiError(await gw.request('GET', '/admin/console/money'), 401, 'invalid_admin_token');
   });

@@ -4,6 +4,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { startOpenAIFake, type OpenAIFake } from '../fakes/openai-fake';
 import { createCustomer, createMockModel, startTestGateway, uniqueId, waitForTask, type TestGateway } from '../support/harness';
 import { recordSecret } from '../support/leak-watch';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
 
 const outputDir = path.resolve(__dirname, '../../.test-output/console');
 const AXE = require.resolve('axe-core/axe.min.js');
@@ -41,6 +42,7 @@ describe('web console in Chromium', () => {
   let gw: TestGateway;
   let browser: Browser;
   let openai: OpenAIFake;
+  let receiver: WebhookReceiver;
   let customer: Awaited<ReturnType<typeof createCustomer>>;
   const models: Record<'image' | 'video' | 'music' | 'chat', string> = { image: '', video: '', music: '', chat: '' };
   let videoChannel = '';
@@ -51,6 +53,7 @@ describe('web console in Chromium', () => {
     gw = await startTestGateway({ env: { TEMPORAL_UI_URL: TEMPORAL_UI } });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     openai = await startOpenAIFake();
+    receiver = await startWebhookReceiver();
     await mkdir(outputDir, { recursive: true });
 
     models.image = (await createMockModel(gw, { category: 'image', pricing: { per_image: 10 }, settings: { durationMs: 200 } })).model;
@@ -65,7 +68,7 @@ describe('web console in Chromium', () => {
 
     customer = await createCustomer(gw, { credits: 5000, key: { budget: 3000, models: Object.values(models) } });
     for (const [kind, route, body] of [
-      ['image', '/v1/images/generations', { model: models.image, prompt: 'a lighthouse at dusk', n: 1 }],
+      ['image', '/v1/images/generations', { model: models.image, prompt: 'a lighthouse at dusk', n: 1, callback_url: receiver.url('/hooks/image') }],
       ['video', '/v1/videos', { model: models.video, prompt: 'waves on a beach', duration: 2 }],
       ['music', '/v1/music/generations', { model: models.music, prompt: 'a calm piano', duration: 3 }],
     ] as const) {
@@ -73,10 +76,12 @@ describe('web console in Chromium', () => {
       taskIds[kind] = created.body.id;
     }
     for (const id of Object.values(taskIds)) expect((await waitForTask(gw, customer.key, id)).status).toBe('succeeded');
+    await receiver.waitFor(1, (hook) => hook.path === '/hooks/image', 20_000);
   });
   afterAll(async () => {
     await browser?.close();
     await openai?.close();
+    await receiver?.stop();
     await gw?.stop();
   });
   afterEach(() => {
@@ -190,6 +195,13 @@ describe('web console in Chromium', () => {
     expect(await page.locator('ol.timeline li').count()).toBe(task.timeline.length);
     await expect(page.textContent('[data-testid=cost-charged]')).resolves.toBe(fmt(task.credits.charged));
     expect(await page.locator('.task-detail img.full').count()).toBe(1);
+    // The callback's delivery, as the gateway recorded it once the receiver answered.
+    await settled(async () => {
+      const delivered = (await gw.request('GET', `/v1/console/tasks/${taskIds.image}`, { key: customer.key })).body.deliveries;
+      expect(delivered).toEqual([expect.objectContaining({ url: receiver.url('/hooks/image'), last_status: 200, event_type: 'task.succeeded' })]);
+      await page.reload();
+      await expect(page.textContent('table[aria-label="Callback deliveries"] tbody')).resolves.toContain(receiver.url('/hooks/image'));
+    });
     await check(page, 'consumer-task');
     await context.close();
   });

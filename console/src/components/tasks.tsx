@@ -158,7 +158,7 @@ export function TaskDetail(props: { path: string; operator?: boolean }) {
       </div>
       <h2>Callback deliveries</h2>
       {task.deliveries.length === 0 ? <p class="muted">No callbacks (the task has no callback URL, or it has not finished).</p> : (
-        <table>
+        <table aria-label="Callback deliveries">
           <thead><tr><th>Event</th><th>URL</th><th>Attempts</th><th>Last status</th><th>Delivered</th></tr></thead>
           <tbody>
             {task.deliveries.map((d) => (

@@ -4,18 +4,20 @@ import { Field, Loading, Page, Problem, Stat } from '../components/ui';
 import { credits, download, lastDays, toCsv } from '../format';
 import { query, useApi } from '../hooks';
 
-interface MoneyRow { day: string; model: string; channel_id: string | null; requests: number; revenue: number; upstream_cost: number | null; margin: number | null; uncosted_requests: number }
-interface Money { from: string; to: string; total: { requests: number; revenue: number; upstream_cost: number; margin: number }; data: MoneyRow[] }
+interface MoneyRow { day: string; model: string; channel_id: string | null; requests: number; revenue: number; costed_revenue: number; upstream_cost: number | null; margin: number | null; uncosted_requests: number }
+interface Money { from: string; to: string; total: { requests: number; revenue: number; costed_revenue: number; upstream_cost: number; margin: number; uncosted_requests: number }; data: MoneyRow[] }
 
-interface Group { key: string; requests: number; revenue: number; cost: number; uncosted: number }
+/** One line of a table: the margin covers only the requests whose channel has upstream pricing. */
+interface Group { key: string; requests: number; revenue: number; costedRevenue: number; cost: number; uncosted: number }
 
 function groupBy(rows: MoneyRow[], key: (row: MoneyRow) => string): Group[] {
   const groups = new Map<string, Group>();
   for (const row of rows) {
     const id = key(row);
-    const g = groups.get(id) ?? { key: id, requests: 0, revenue: 0, cost: 0, uncosted: 0 };
+    const g = groups.get(id) ?? { key: id, requests: 0, revenue: 0, costedRevenue: 0, cost: 0, uncosted: 0 };
     g.requests += row.requests;
     g.revenue += row.revenue;
+    g.costedRevenue += row.costed_revenue;
     g.cost += row.upstream_cost ?? 0;
     g.uncosted += row.uncosted_requests;
     groups.set(id, g);
@@ -30,13 +32,17 @@ function GroupTable(props: { title: string; what: string; groups: Group[] }) {
       <table aria-label={props.title} data-testid={`money-by-${props.what}`}>
         <thead><tr><th>{props.what}</th><th class="num">Requests</th><th class="num">Revenue</th><th class="num">Upstream cost</th><th class="num">Margin</th><th class="num">Margin %</th></tr></thead>
         <tbody>
-          {props.groups.map((g) => (
-            <tr key={g.key}>
-              <td>{g.key}</td><td class="num">{credits(g.requests)}</td><td class="num">{credits(g.revenue)}</td>
-              <td class="num">{credits(g.cost)}{g.uncosted > 0 && <span class="muted" title="requests on channels without upstream pricing"> ({g.uncosted} without cost)</span>}</td>
-              <td class="num">{credits(g.revenue - g.cost)}</td><td class="num">{g.revenue ? `${(((g.revenue - g.cost) / g.revenue) * 100).toFixed(1)} %` : '—'}</td>
-            </tr>
-          ))}
+          {props.groups.map((g) => {
+            const known = g.requests > g.uncosted;
+            return (
+              <tr key={g.key}>
+                <td>{g.key}</td><td class="num">{credits(g.requests)}</td><td class="num">{credits(g.revenue)}</td>
+                <td class="num">{known ? credits(g.cost) : 'unknown'}{known && g.uncosted > 0 && <span class="muted"> ({g.uncosted} requests without)</span>}</td>
+                <td class="num">{known ? credits(g.costedRevenue - g.cost) : '—'}</td>
+                <td class="num">{known && g.costedRevenue ? `${(((g.costedRevenue - g.cost) / g.costedRevenue) * 100).toFixed(1)} %` : '—'}</td>
+              </tr>
+            );
+          }          )}
         </tbody>
       </table>
     </section>
@@ -57,7 +63,8 @@ export function MoneyPage() {
     labels: grouped.day.map((g) => g.key),
     series: [
       { label: 'upstream cost', values: grouped.day.map((g) => g.cost) },
-      { label: 'margin', values: grouped.day.map((g) => g.revenue - g.cost) },
+      { label: 'margin', values: grouped.day.map((g) => g.costedRevenue - g.cost) },
+      { label: 'revenue without a known cost', values: grouped.day.map((g) => g.revenue - g.costedRevenue) },
     ],
   }, [grouped]);
   const exportCsv = () => data && download(`money-${range.from}-${range.to}.csv`, toCsv([
@@ -78,10 +85,11 @@ export function MoneyPage() {
           <div class="stats">
             <Stat label="Revenue" value={credits(data.total.revenue)} hint="credits charged to consumers" testId="revenue" />
             <Stat label="Upstream cost" value={credits(data.total.upstream_cost)} hint="what the providers charge us" testId="upstream-cost" />
-            <Stat label="Margin" value={credits(data.total.margin)} hint={data.total.revenue ? `${((data.total.margin / data.total.revenue) * 100).toFixed(1)} % of revenue` : undefined} testId="margin" />
-            <Stat label="Requests" value={credits(data.total.requests)} />
+            <Stat label="Margin" value={credits(data.total.margin)} testId="margin"
+              hint={data.total.costed_revenue ? `${((data.total.margin / data.total.costed_revenue) * 100).toFixed(1)} % of costed revenue` : 'no channel has upstream pricing'} />
+            <Stat label="Requests" value={credits(data.total.requests)} hint={`${credits(data.total.uncosted_requests)} without an upstream cost`} />
           </div>
-          <BarChart title="Revenue per day, split into upstream cost and margin" labels={chart.labels} series={chart.series} yTitle="credits" />
+          <BarChart title="Revenue per day: upstream cost, margin, and revenue on channels without upstream pricing" labels={chart.labels} series={chart.series} yTitle="credits" />
           <GroupTable title="By model" what="model" groups={grouped.model} />
           <GroupTable title="By channel" what="channel" groups={grouped.channel} />
           <GroupTable title="By day" what="day" groups={grouped.day} />

@@ -74,10 +74,15 @@ const ChannelTestResult = z.object({
 });
 const Money = z.object({
   object: z.literal('console.money'), from: isoTime, to: isoTime,
-  total: z.object({ requests: z.number().int(), revenue: credits, upstream_cost: credits, margin: credits }),
+  total: z.object({
+    requests: z.number().int(), revenue: credits, costed_revenue: credits, upstream_cost: credits,
+    margin: credits.describe('costed_revenue - upstream_cost'), uncosted_requests: z.number().int(),
+  }),
   data: z.array(z.object({
     day: z.string(), model: z.string(), channel_id: z.string().nullable(), requests: z.number().int(), revenue: credits,
-    upstream_cost: credits.nullable().describe('Null: no row of the group has an upstream cost'), margin: credits.nullable(),
+    costed_revenue: credits.describe('Revenue of the rows that have an upstream cost'),
+    upstream_cost: credits.nullable().describe('Null: no row of the group has an upstream cost'),
+    margin: credits.nullable().describe('costed_revenue - upstream_cost; null when nothing is costed'),
     uncosted_requests: z.number().int().describe('Rows on channels without upstream pricing'),
   })),
 });

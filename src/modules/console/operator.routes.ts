@@ -109,24 +109,29 @@ export function operatorConsoleRoutes(deps: OperatorConsoleDeps): Router {
     await deps.leases.flush();
     const rows = await deps.em(ctx).getConnection().execute<Record<string, unknown>[]>(
       `select to_char(created_at at time zone 'UTC', 'YYYY-MM-DD') as day, model, channel_id, count(*) as requests,
-              sum(credits) as revenue, sum(upstream_cost) as upstream_cost, count(upstream_cost) as costed
+              sum(credits) as revenue, sum(credits) filter (where upstream_cost is not null) as costed_revenue,
+              sum(upstream_cost) as upstream_cost, count(upstream_cost) as costed
        from usage_records where created_at >= ? and created_at < ?
        group by 1, 2, 3 order by 1, 2, 3`,
       [from, to],
     );
+    // A margin is only known where the cost is: over the rows whose channel had upstream pricing.
     const data = rows.map((r) => {
-      const revenue = Number(r.revenue);
       const cost = num(r.upstream_cost);
+      const costedRevenue = Number(r.costed_revenue ?? 0);
       return {
-        day: r.day, model: r.model, channel_id: r.channel_id ?? null, requests: Number(r.requests), revenue,
-        upstream_cost: cost, margin: cost === null ? null : revenue - cost, uncosted_requests: Number(r.requests) - Number(r.costed),
+        day: r.day, model: r.model, channel_id: r.channel_id ?? null, requests: Number(r.requests), revenue: Number(r.revenue),
+        costed_revenue: costedRevenue, upstream_cost: cost, margin: cost === null ? null : costedRevenue - cost,
+        uncosted_requests: Number(r.requests) - Number(r.costed),
       };
     });
-    const revenue = data.reduce((sum, r) => sum + r.revenue, 0);
-    const cost = data.reduce((sum, r) => sum + (r.upstream_cost ?? 0), 0);
+    const total = (pick: (row: (typeof data)[number]) => number | null) => data.reduce((sum, row) => sum + (pick(row) ?? 0), 0);
     ctx.body = {
       object: 'console.money', from: from.toISOString(), to: to.toISOString(),
-      total: { requests: data.reduce((sum, r) => sum + r.requests, 0), revenue, upstream_cost: cost, margin: revenue - cost },
+      total: {
+        requests: total((r) => r.requests), revenue: total((r) => r.revenue), costed_revenue: total((r) => r.costed_revenue),
+        upstream_cost: total((r) => r.upstream_cost), margin: total((r) => r.margin), uncosted_requests: total((r) => r.uncosted_requests),
+      },
       data,
     };
   });
