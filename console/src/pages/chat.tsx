@@ -2,7 +2,7 @@ import { useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, stream } from '../api';
 import { Field, Page, Problem } from '../components/ui';
 import { useApi } from '../hooks';
-import type { PublicModel } from './playground';
+import type { PublicModel } from '../media-form';
 
 interface Message {
   role: 'user' | 'assistant';

@@ -5,48 +5,10 @@ import type { TaskSummary } from '../components/tasks';
 import { Field, Page, Problem, StatusBadge } from '../components/ui';
 import { credits } from '../format';
 import { useApi } from '../hooks';
-
-export interface PublicModel {
-  id: string;
-  category: string;
-  pricing: { per_request?: number; per_image?: number; per_second?: number; per_1k_input_tokens?: number; per_1k_output_tokens?: number; [tier: string]: unknown };
-  metadata: { default_duration?: number; parameters?: Record<string, ParameterSpec>; [name: string]: unknown };
-}
-
-/** A model parameter an operator may describe in the model's `metadata.parameters`. */
-interface ParameterSpec {
-  type?: 'string' | 'integer' | 'number';
-  enum?: (string | number)[];
-  minimum?: number;
-  maximum?: number;
-  default?: string | number;
-  description?: string;
-}
+import { bodyOf, defaultsOf, parametersOf, priceOf, type PublicModel } from '../media-form';
 
 const ROUTES: Record<string, string> = { image: '/v1/images/generations', video: '/v1/videos', music: '/v1/music/generations' };
 const FINAL = ['succeeded', 'failed', 'cancelled'];
-
-/** The standard parameters of each kind, unless the model describes its own. */
-function parametersOf(model: PublicModel): Record<string, ParameterSpec> {
-  if (model.metadata.parameters && typeof model.metadata.parameters === 'object') return model.metadata.parameters;
-  if (model.category === 'image') return { n: { type: 'integer', minimum: 1, maximum: 10, default: 1 }, size: { type: 'string', enum: ['1024x1024', '1024x1536', '1536x1024'], default: '1024x1024' } };
-  const duration = { type: 'integer' as const, minimum: 1, maximum: 600, default: Number(model.metadata.default_duration ?? 5) };
-  if (model.category === 'video') return { duration, aspect_ratio: { type: 'string', enum: ['16:9', '9:16', '1:1'], default: '16:9' } };
-  return { duration };
-}
-
-/** The price of the request as the gateway computes it (src/billing/pricing.ts), shown before submitting. */
-export function priceOf(model: PublicModel, values: Record<string, string | number>): number {
-  const p = model.pricing;
-  let total = p.per_request ?? 0;
-  if (p.per_image) total += p.per_image * Math.max(1, Number(values.n ?? 1));
-  if (p.per_second) total += p.per_second * Math.ceil(Math.max(0, Number(values.duration ?? model.metadata.default_duration ?? 0)));
-  return total;
-}
-
-function defaults(model: PublicModel): Record<string, string | number> {
-  return Object.fromEntries(Object.entries(parametersOf(model)).filter(([, s]) => s.default !== undefined).map(([n, s]) => [n, s.default!]));
-}
 
 /** Create an image, video or music task from a form built from the model, then watch it to the end. */
 export function PlaygroundPage() {
@@ -62,7 +24,7 @@ export function PlaygroundPage() {
   const watching = useRef(0);
 
   useEffect(() => {
-    if (model) setValues(defaults(model));
+    if (model) setValues(defaultsOf(model));
   }, [model?.id]);
   useEffect(() => () => void (watching.current = -1), []);
 
@@ -86,12 +48,7 @@ export function PlaygroundPage() {
     setBusy(true);
     const run = ++watching.current;
     try {
-      const body: Record<string, unknown> = { model: model!.id, prompt };
-      for (const [name, spec] of Object.entries(specs)) {
-        const value = values[name];
-        if (value === undefined || value === '') continue;
-        body[name] = spec.type === 'integer' || spec.type === 'number' ? Number(value) : value;
-      }
+      const body = bodyOf(model!, prompt, values);
       setTask(null);
       const created = await api<{ id: string }>('POST', ROUTES[model!.category]!, body, { 'idempotency-key': `console-${crypto.randomUUID()}` });
       await watch(created.id, run);
@@ -116,13 +73,12 @@ export function PlaygroundPage() {
             <textarea id="pg-prompt" required rows={3} value={prompt} onInput={(e) => setPrompt(e.currentTarget.value)} />
           </Field>
           {Object.entries(specs).map(([name, spec]) => (
-            <Field key={name} label={name.replace(/_/g, ' ')} id={`pg-${name}`} hint={spec.description}>
+            <Field key={name} label={name.replace(/_/g, ' ')} id={`pg-${name}`}>
               {spec.enum ? (
                 <select id={`pg-${name}`} value={String(values[name] ?? '')} onChange={(e) => setValues({ ...values, [name]: e.currentTarget.value })}>
+                  {spec.optional && <option value="">model default</option>}
                   {spec.enum.map((option) => <option key={String(option)} value={String(option)}>{String(option)}</option>)}
                 </select>
-              ) : spec.type === 'string' ? (
-                <input id={`pg-${name}`} type="text" value={values[name] ?? ''} onInput={(e) => setValues({ ...values, [name]: e.currentTarget.value })} />
               ) : (
                 <input id={`pg-${name}`} type="number" min={spec.minimum} max={spec.maximum}
                   value={values[name] ?? ''} onInput={(e) => setValues({ ...values, [name]: e.currentTarget.value })} />
@@ -130,7 +86,7 @@ export function PlaygroundPage() {
             </Field>
           ))}
           <p class="price">Price: <strong data-testid="price">{credits(price)}</strong> credits
-            <span class="muted"> ({Object.entries(model.pricing).filter(([, v]) => typeof v === 'number').map(([k, v]) => `${k.replace(/_/g, ' ')} ${v}`).join(', ')})</span></p>
+            <span class="muted"> ({Object.entries(model.pricing).map(([k, v]) => `${k.replace(/_/g, ' ')} ${v}`).join(', ')}{model.price_tiers ? `; by ${model.price_tiers.by}` : ''})</span></p>
           <button type="submit" disabled={busy}>{busy ? 'Running…' : 'Create task'}</button>
         </form>
         <div aria-live="polite">
