@@ -1,5 +1,6 @@
+import { startOpenAIFake } from '../fakes/openai-fake';
 import { expectApiError } from '../support/checks';
-import { createCustomer, createMockModel, startTestGateway, waitForTask, type TestGateway } from '../support/harness';
+import { createCustomer, createMockModel, startTestGateway, uniqueId, waitForTask, type TestGateway } from '../support/harness';
 
 /**
  * The console's server side: the session exchange and its scopes, the console read routes against what
@@ -191,6 +192,23 @@ describe('web console API', () => {
     expect(failed.body).toMatchObject({ ok: false, model: broken.model, job_id: null, error: { code: expect.any(String) } });
     expectApiError(await gw.request('POST', '/admin/console/channels/ch_nope/test', { admin: true, body: {} }), 404, 'channel_not_found');
     expectApiError(await gw.request('POST', `/admin/console/channels/${ok.channelId}/test`, { admin: true, body: { model: 'other' } }), 400, 'invalid_request');
+
+    // A chat channel: one completion of at most one token through the chat upstream client.
+    const openai = await startOpenAIFake();
+    try {
+      const chat = uniqueId('chat');
+      await gw.admin('POST', '/admin/models', { id: chat, category: 'chat', pricing: { per_1k_input_tokens: 1 } });
+      const good = await gw.admin('POST', '/admin/channels', { name: 'chat ok', provider: 'openai', base_url: openai.url, api_key: openai.apiKey, models: { [chat]: 'gpt-test' } });
+      const bad = await gw.admin('POST', '/admin/channels', { name: 'chat bad key', provider: 'openai', base_url: openai.url, api_key: 'sk-wrong-key-for-the-fake', models: [chat] });
+      const chatOk = await gw.request('POST', `/admin/console/channels/${good.id}/test`, { admin: true, body: {} });
+      expect(chatOk.body).toMatchObject({ ok: true, model: chat, kind: 'chat', status: '200', error: null });
+      expect(openai.requests.at(-1)?.body).toMatchObject({ model: 'gpt-test', max_tokens: 1 });
+      const chatBad = await gw.request('POST', `/admin/console/channels/${bad.id}/test`, { admin: true, body: {} });
+      expect(chatBad.body).toMatchObject({ ok: false, kind: 'chat', error: { code: 'upstream_auth_failed' } });
+      expect(JSON.stringify(chatBad.body)).not.toContain('sk-wrong-key-for-the-fake');
+    } finally {
+      await openai.close();
+    }
 
     const health = await gw.request('GET', '/admin/console/channels/health', { admin: true });
     expect(health.status).toBe(200);

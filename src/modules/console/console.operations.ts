@@ -161,7 +161,8 @@ export const consoleOperations: OperationSpec[] = [
   {
     method: 'post', path: '/admin/console/channels/{id}/test', operationId: 'consoleTestChannel', tag: 'Console', access: 'admin',
     summary: 'Make one real call through the channel\'s adapter',
-    description: 'Submits a small job for one of its media models, reads its status once and cancels it where the protocol allows. A provider failure is the answer (`ok: false` with its code), not an error.',
+    description: 'A media model: submits a small job, reads its status once and cancels it where the protocol allows. A chat or embedding '
+      + 'model: one completion of at most one token, or one embedding. A provider failure is the answer (`ok: false` with its code), not an error.',
     body: named('ChannelTestBody', ChannelTestBody),
     response: { status: 200, description: 'The outcome', json: named('ChannelTestResult', ChannelTestResult) },
     errors: { 400: ['invalid_request', 'channel_test_unsupported'], 404: ['channel_not_found'] },
