@@ -301,6 +301,18 @@ describe('web console in Chromium', () => {
     expect((await gw.request('GET', '/v1/models', { key: secret })).status).toBe(200);
     await check(page, 'operator-keys');
 
+    await page.click('[data-testid=new-secret] ~ button:text("Done")');
+    await page.selectOption('#new-account', rotated.accountId);
+    await page.fill('#new-name', 'made in the console');
+    await page.fill('#new-models', `${models.image}, mock-*`);
+    await page.fill('#new-budget_monthly', '1234');
+    await page.click('section[aria-labelledby="new-key"] button[type=submit]');
+    const created = (await page.textContent('[data-testid=new-secret]'))!;
+    recordSecret(created);
+    const listed = (await gw.admin('GET', `/admin/keys?account_id=${rotated.accountId}`)).data.find((k: { name: string }) => k.name === 'made in the console');
+    expect(listed).toMatchObject({ models: [models.image, 'mock-*'], budget_monthly: 1234, rpm: null, revoked_at: null });
+    expect((await gw.request('GET', '/v1/models', { key: created })).body.data.map((m: { id: string }) => m.id)).toContain(models.image);
+
     await page.click(`tr[data-key-id="${victim.keyId}"] button:text("Revoke")`);
     await page.waitForSelector(`tr[data-key-id="${victim.keyId}"] .badge:text-matches("revoked")`);
     await settled(async () => expect((await gw.request('GET', '/v1/models', { key: victim.key })).status).toBe(401));

@@ -60,6 +60,7 @@ function LimitsForm(props: { prefix: string; initial: Limits; submit: string; on
 /** Keys: create, revoke, rotate, and every limit editable. A new secret is shown once. */
 export function KeysPage() {
   const keys = useApi<{ data: KeyRow[] }>('/admin/keys');
+  const accounts = useApi<{ data: { id: string; name: string }[] }>('/admin/console/accounts');
   const [error, setError] = useState<string | null>(null);
   const [secret, setSecret] = useState<{ id: string; key: string } | null>(null);
   const [editing, setEditing] = useState<string | null>(null);
@@ -119,7 +120,12 @@ export function KeysPage() {
             const created = await api<{ id: string; key: string }>('POST', '/admin/keys', { account_id: accountId, ...toBody(limits) });
             setSecret({ id: created.id, key: created.key });
           })}>
-          <Field label="Account" id="new-account"><input id="new-account" required value={accountId} onInput={(e) => setAccountId(e.currentTarget.value)} /></Field>
+          <Field label="Account" id="new-account">
+            <select id="new-account" required value={accountId} onChange={(e) => setAccountId(e.currentTarget.value)}>
+              <option value="">choose an account</option>
+              {accounts.data?.data.map((a) => <option key={a.id} value={a.id}>{a.name} ({a.id})</option>)}
+            </select>
+          </Field>
         </LimitsForm>
       </section>
     </Page>

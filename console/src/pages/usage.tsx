@@ -26,7 +26,7 @@ export function UsagePage() {
       labels: days,
       series: [
         ...models.map((model) => ({ label: `${model} credits`, values: days.map((d) => cell(d, model)?.credits ?? 0) })),
-        { label: 'requests', line: true, values: days.map((d) => data.data.filter((r) => r.date === d).reduce((s, r) => s + r.requests, 0)) },
+        ...models.map((model) => ({ label: `${model} requests`, line: true, values: days.map((d) => cell(d, model)?.requests ?? 0) })),
       ],
     };
   }, [data]);
@@ -47,7 +47,7 @@ export function UsagePage() {
       {data && chart && (
         <>
           <p>Total: <strong data-testid="usage-requests">{credits(data.total.requests)}</strong> requests, <strong data-testid="usage-credits">{credits(data.total.credits)}</strong> credits.</p>
-          <BarChart title="Credits per day by model, and requests per day" labels={chart.labels} series={chart.series} yTitle="credits" y2Title="requests" />
+          <BarChart title="Credits (bars) and requests (lines) per day by model" labels={chart.labels} series={chart.series} yTitle="credits" y2Title="requests" />
           <table aria-label="Usage by day and model">
             <thead><tr><th>Date</th><th>Model</th><th class="num">Requests</th><th class="num">Credits</th><th>Units</th></tr></thead>
             <tbody>

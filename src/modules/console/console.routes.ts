@@ -61,9 +61,11 @@ export function consoleRoutes(deps: ConsoleRoutesDeps): Router {
   const router = new Router();
   let bundle: Promise<ConsoleBundle> | undefined;
   const loadBundle = () => {
-    bundle ??= buildConsoleBundle();
-    // A failed build is retried on the next request rather than cached.
-    bundle.catch(() => (bundle = undefined));
+    if (!bundle) {
+      bundle = buildConsoleBundle();
+      // A failed build is retried on the next request rather than cached.
+      bundle.catch(() => (bundle = undefined));
+    }
     return bundle;
   };
   const csp = consoleCsp(new URL(deps.publicUrl).origin);
