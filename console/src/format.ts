@@ -41,3 +41,12 @@ export function lastDays(days: number): { from: string; to: string } {
   const from = new Date(to.getTime() - (days - 1) * 86_400_000);
   return { from: from.toISOString().slice(0, 10), to: to.toISOString().slice(0, 10) };
 }
+
+/** Every day from `from` to `to` (YYYY-MM-DD, UTC), at most 400, so charts show quiet days too. */
+export function daysBetween(from: string, to: string): string[] {
+  const days: string[] = [];
+  for (let t = Date.parse(`${from}T00:00:00Z`); t <= Date.parse(`${to}T00:00:00Z`) && days.length < 400; t += 86_400_000) {
+    days.push(new Date(t).toISOString().slice(0, 10));
+  }
+  return days;
+}

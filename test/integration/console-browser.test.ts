@@ -46,6 +46,7 @@ describe('web console in Chromium', () => {
   let customer: Awaited<ReturnType<typeof createCustomer>>;
   const models: Record<'image' | 'video' | 'music' | 'chat', string> = { image: '', video: '', music: '', chat: '' };
   let videoChannel = '';
+  let imageChannel = '';
   const taskIds: Record<string, string> = {};
   const problems: string[] = [];
 
@@ -56,7 +57,9 @@ describe('web console in Chromium', () => {
     receiver = await startWebhookReceiver();
     await mkdir(outputDir, { recursive: true });
 
-    models.image = (await createMockModel(gw, { category: 'image', pricing: { per_image: 10 }, settings: { durationMs: 200 } })).model;
+    const image = await createMockModel(gw, { category: 'image', pricing: { per_image: 10 }, settings: { durationMs: 200 } });
+    models.image = image.model;
+    imageChannel = image.channelId;
     const video = await createMockModel(gw, { category: 'video', pricing: { per_second: 5 }, defaultDuration: 2, settings: { durationMs: 1500 } });
     models.video = video.model;
     videoChannel = video.channelId;
@@ -348,12 +351,36 @@ describe('web console in Chromium', () => {
     await page.waitForSelector('ol.timeline li:has-text("channel attempt on")');
     await check(page, 'operator-task');
 
+    // A week of history (rows as the settlement writes them, dated back): the money page sums by day, and
+    // the trigger prices each row from its channel's upstream pricing.
+    await gw.admin('PATCH', `/admin/channels/${imageChannel}`, { upstream_pricing: { per_image: 6 } });
+    const db = gw.gateway.orm.em.fork().getConnection();
+    for (let day = 1; day <= 6; day++) {
+      for (const [model, channel, kind, units, charged] of [
+        [models.video, videoChannel, 'video', { seconds: 2 + (day % 3) }, 5 * (2 + (day % 3))],
+        [models.image, imageChannel, 'image', { images: 1 + (day % 2) }, 10 * (1 + (day % 2))],
+      ] as const) {
+        await db.execute(
+          `insert into usage_records (id, ref, account_id, api_key_id, model, category, channel_id, units, credits, status, latency_ms, created_at)
+           values (?, ?, ?, ?, ?, ?, ?, ?, ?, 'succeeded', 1500, now() - (? * interval '1 day'))`,
+          [`use_hist_${kind}_${day}`, `hist_${kind}_${day}`, customer.accountId, customer.keyId, model, kind, channel, JSON.stringify(units), charged, day],
+        );
+      }
+    }
+
     await visit(page, '#/money');
     const money = (await gw.request('GET', '/admin/console/money', { admin: true })).body;
     await expect(page.textContent('[data-testid=revenue]')).resolves.toBe(fmt(money.total.revenue));
     await expect(page.textContent('[data-testid=upstream-cost]')).resolves.toBe(fmt(money.total.upstream_cost));
     await expect(page.textContent('[data-testid=margin]')).resolves.toBe(fmt(money.total.margin));
-    expect(money.data.find((r: { model: string }) => r.model === models.video)).toMatchObject({ upstream_cost: 4 + 6 });
+    const today = new Date().toISOString().slice(0, 10);
+    expect(money.data.find((r: { model: string; day: string }) => r.model === models.video && r.day === today)).toMatchObject({ upstream_cost: 4 + 6 });
+    const days = new Set(money.data.map((r: { day: string }) => r.day));
+    expect(days.size).toBe(7);
+    expect(await page.locator('[data-testid=money-by-day] tbody tr').count()).toBe(7);
+    const historic = money.data.filter((r: { day: string; model: string }) => r.day !== today && r.model === models.image);
+    expect(historic).toHaveLength(6);
+    for (const row of historic) expect(row.upstream_cost).toBe((row.revenue / 10) * 6);
     await check(page, 'operator-money');
     await context.close();
   });

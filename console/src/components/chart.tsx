@@ -12,8 +12,10 @@ const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00
 export interface Series {
   label: string;
   values: number[];
-  /** Draw this series as a line on the right axis (e.g. requests over credits). */
+  /** Draw this series as a dashed line on the right axis (e.g. requests over credits). */
   line?: boolean;
+  /** Index into the palette; series that share one (a model's credits and requests) share a colour. */
+  colour?: number;
 }
 
 /** A stacked bar chart (with optional line series), redrawn when its data change. */
@@ -21,10 +23,13 @@ export function BarChart(props: { labels: string[]; series: Series[]; title: str
   const canvas = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     if (!canvas.current) return;
-    const datasets = props.series.map((s, i): ChartDataset<'bar' | 'line', number[]> => ({
-      type: s.line ? 'line' : 'bar', label: s.label, data: s.values, backgroundColor: PALETTE[i % PALETTE.length],
-      borderColor: PALETTE[i % PALETTE.length], yAxisID: s.line ? 'y2' : 'y', ...(s.line ? {} : { stack: 'bars' }),
-    }));
+    const datasets = props.series.map((s, i): ChartDataset<'bar' | 'line', number[]> => {
+      const colour = PALETTE[(s.colour ?? i) % PALETTE.length];
+      return {
+        type: s.line ? 'line' : 'bar', label: s.label, data: s.values, backgroundColor: colour, borderColor: colour,
+        yAxisID: s.line ? 'y2' : 'y', ...(s.line ? { borderDash: [6, 4], pointRadius: 3 } : { stack: 'bars' }),
+      };
+    });
     const chart = new Chart(canvas.current, {
       type: 'bar',
       data: { labels: props.labels, datasets },

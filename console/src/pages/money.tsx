@@ -1,7 +1,7 @@
 import { useMemo, useState } from 'preact/hooks';
 import { BarChart } from '../components/chart';
 import { Field, Loading, Page, Problem, Stat } from '../components/ui';
-import { credits, download, lastDays, toCsv } from '../format';
+import { credits, daysBetween, download, lastDays, toCsv } from '../format';
 import { query, useApi } from '../hooks';
 
 interface MoneyRow { day: string; model: string; channel_id: string | null; requests: number; revenue: number; costed_revenue: number; upstream_cost: number | null; margin: number | null; uncosted_requests: number }
@@ -59,14 +59,20 @@ export function MoneyPage() {
     channel: groupBy(data.data, (r) => r.channel_id ?? '(none)'),
     day: groupBy(data.data, (r) => r.day),
   }, [data]);
-  const chart = useMemo(() => grouped && {
-    labels: grouped.day.map((g) => g.key),
-    series: [
-      { label: 'upstream cost', values: grouped.day.map((g) => g.cost) },
-      { label: 'margin', values: grouped.day.map((g) => g.costedRevenue - g.cost) },
-      { label: 'revenue without a known cost', values: grouped.day.map((g) => g.revenue - g.costedRevenue) },
-    ],
-  }, [grouped]);
+  const chart = useMemo(() => {
+    if (!grouped) return null;
+    const days = daysBetween(range.from, range.to);
+    const byDay = new Map(grouped.day.map((g) => [g.key, g]));
+    const per = (pick: (g: Group) => number) => days.map((d) => (byDay.has(d) ? pick(byDay.get(d)!) : 0));
+    return {
+      labels: days,
+      series: [
+        { label: 'upstream cost', values: per((g) => g.cost) },
+        { label: 'margin', values: per((g) => g.costedRevenue - g.cost) },
+        { label: 'revenue without a known cost', values: per((g) => g.revenue - g.costedRevenue) },
+      ],
+    };
+  }, [grouped, range]);
   const exportCsv = () => data && download(`money-${range.from}-${range.to}.csv`, toCsv([
     ['day', 'model', 'channel_id', 'requests', 'revenue', 'upstream_cost', 'margin'],
     ...data.data.map((r) => [r.day, r.model, r.channel_id, r.requests, r.revenue, r.upstream_cost, r.margin]),

@@ -1,7 +1,7 @@
 import { useMemo, useState } from 'preact/hooks';
 import { BarChart } from '../components/chart';
 import { Field, Loading, Page, Problem } from '../components/ui';
-import { credits, download, lastDays, toCsv } from '../format';
+import { credits, daysBetween, download, lastDays, toCsv } from '../format';
 import { query, useApi } from '../hooks';
 
 interface Usage {
@@ -19,17 +19,17 @@ export function UsagePage() {
   const { data, error, loading } = useApi<Usage>(`/v1/usage${query({ from: toIso(range.from, false), to: toIso(range.to, true) })}`);
   const chart = useMemo(() => {
     if (!data) return null;
-    const days = [...new Set(data.data.map((r) => r.date))].sort();
+    const days = daysBetween(range.from, range.to);
     const models = [...new Set(data.data.map((r) => r.model))].sort();
     const cell = (day: string, model: string) => data.data.find((r) => r.date === day && r.model === model);
     return {
       labels: days,
       series: [
-        ...models.map((model) => ({ label: `${model} credits`, values: days.map((d) => cell(d, model)?.credits ?? 0) })),
-        ...models.map((model) => ({ label: `${model} requests`, line: true, values: days.map((d) => cell(d, model)?.requests ?? 0) })),
+        ...models.map((model, i) => ({ label: `${model} credits`, colour: i, values: days.map((d) => cell(d, model)?.credits ?? 0) })),
+        ...models.map((model, i) => ({ label: `${model} requests`, colour: i, line: true, values: days.map((d) => cell(d, model)?.requests ?? 0) })),
       ],
     };
-  }, [data]);
+  }, [data, range]);
   const exportCsv = () => {
     if (!data) return;
     const rows = [['date', 'model', 'requests', 'credits', 'units'], ...data.data.map((r) => [r.date, r.model, r.requests, r.credits, JSON.stringify(r.units)])];
