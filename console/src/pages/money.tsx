@@ -37,7 +37,7 @@ function GroupTable(props: { title: string; what: string; groups: Group[] }) {
             return (
               <tr key={g.key}>
                 <td>{g.key}</td><td class="num">{credits(g.requests)}</td><td class="num">{credits(g.revenue)}</td>
-                <td class="num">{known ? credits(g.cost) : 'unknown'}{known && g.uncosted > 0 && <span class="muted"> ({g.uncosted} requests without)</span>}</td>
+                <td class="num">{known ? credits(g.cost) : 'unknown'}{known && g.uncosted > 0 && <span class="muted"> ({g.uncosted} {g.uncosted === 1 ? 'request' : 'requests'} without)</span>}</td>
                 <td class="num">{known ? credits(g.costedRevenue - g.cost) : '—'}</td>
                 <td class="num">{known && g.costedRevenue ? `${(((g.costedRevenue - g.cost) / g.costedRevenue) * 100).toFixed(1)} %` : '—'}</td>
               </tr>
