@@ -9,5 +9,6 @@ COPY src ./src
 COPY workflows ./workflows
 COPY activities ./activities
 COPY workers ./workers
+COPY console ./console
 EXPOSE 3000
 CMD ["npx", "tsx", "src/main.ts"]

@@ -12,7 +12,7 @@ const workflowForbidden = [
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', '.data/**', '.test-data/**', '.tools/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', 'console/**/*.tsx'],
     extends: [tseslint.configs.base],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {

@@ -24,6 +24,12 @@ import { createTasksService } from './modules/tasks/tasks.service';
 import { tasksRoutes } from './modules/tasks/tasks.routes';
 import { createTaskWatcher } from './modules/tasks/task-watcher';
 import { usageRoutes } from './modules/usage/usage.routes';
+import { consoleRoutes } from './modules/console/console.routes';
+import { consumerConsoleRoutes } from './modules/console/consumer.routes';
+import { operatorConsoleRoutes } from './modules/console/operator.routes';
+import { consoleSessionAuth } from './modules/console/session-auth';
+import { createConsoleSessions } from './modules/console/sessions';
+import type { ProviderRegistry } from './providers/registry';
 
 export interface AppDeps {
   config: Config;
@@ -36,6 +42,8 @@ export interface AppDeps {
   metrics: Metrics;
   /** This process's credit leases for the chat and embeddings routes; the caller closes them at shutdown. */
   leases: CreditLeases;
+  /** The media adapters, for the console's channel test. */
+  providers: ProviderRegistry;
 }
 
 /** Builds the Koa app. It never listens: main.ts does, and tests use app.callback(). */
@@ -71,6 +79,9 @@ export function createApp(deps: AppDeps): Koa {
   app.use(assetsRoutes({ em, store: deps.store, box: deps.box, delivery: deps.config.storage.delivery }).routes());
   app.use(docsRoutes().routes());
 
+  // Console sessions stand in for the key or admin token they were exchanged for: before both auths.
+  const sessions = createConsoleSessions({ ttlSeconds: deps.config.console.sessionTtlSeconds });
+  app.use(consoleSessionAuth(sessions));
   const auth = consumerAuth({ em: () => deps.orm.em.fork(), trustedProxies: deps.config.http.trustedProxies });
   const limit = rateLimit();
   app.use(async (ctx, next) => (ctx.path.startsWith('/v1/') || ctx.path === '/v1' ? auth(ctx, () => limit(ctx, next)) : next()));
@@ -94,6 +105,12 @@ export function createApp(deps: AppDeps): Koa {
     usageRoutes({ em, leases: deps.leases }),
     adminRoutes({ em, ...links, leases: deps.leases, routes }),
     taskRepairRoutes({ orm: deps.orm, temporal: deps.temporal, metrics: deps.metrics }),
+    consoleRoutes({
+      sessions, adminToken: deps.config.adminToken, consumerAuth: auth, publicUrl: deps.config.http.publicUrl,
+      temporalUiUrl: deps.config.console.temporalUiUrl, namespace: deps.config.temporal.namespace,
+    }),
+    consumerConsoleRoutes({ em, ...links, leases: deps.leases }),
+    operatorConsoleRoutes({ em, ...links, leases: deps.leases, providers: deps.providers }),
   ]) {
     app.use(router.routes());
     app.use(router.allowedMethods());

@@ -84,6 +84,10 @@ const EnvSchema = z.object({
   MAX_CHANNEL_ATTEMPTS: z.coerce.number().int().min(1).default(3),
   /** How long (ms) a chat stream whose client left is still read for the upstream's usage chunk. */
   CHAT_STREAM_USAGE_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  /** Lifetime of a web console session token (the console exchanges a key or the admin token for one). */
+  CONSOLE_SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(1800),
+  /** The Temporal Web UI, for the console's links from a task to its workflow. Unset: the dev server's UI under npm start, else none. */
+  TEMPORAL_UI_URL: z.preprocess((value) => (value === '' ? undefined : value), z.string().url().optional()),
 }).refine((env) => env.HTTP_HEADERS_TIMEOUT_MS <= env.HTTP_REQUEST_TIMEOUT_MS, {
   path: ['HTTP_HEADERS_TIMEOUT_MS'],
   message: 'must not be larger than HTTP_REQUEST_TIMEOUT_MS (the request includes its headers)',
@@ -131,6 +135,8 @@ export interface Config {
   tasks: { defaultDeadlineSeconds: number; maxChannelAttempts: number };
   /** Chat streams: how long one whose client left is read on for the upstream's usage (ms). */
   chat: { streamUsageWaitMs: number };
+  /** The web console at /console. */
+  console: { sessionTtlSeconds: number; temporalUiUrl: string | undefined };
 }
 
 /** Parses the environment once; throws one readable list of every bad variable. */
@@ -188,5 +194,6 @@ export function loadConfig(source: NodeJS.ProcessEnv): Config {
       maxChannelAttempts: env.MAX_CHANNEL_ATTEMPTS,
     },
     chat: { streamUsageWaitMs: env.CHAT_STREAM_USAGE_WAIT_MS },
+    console: { sessionTtlSeconds: env.CONSOLE_SESSION_TTL_SECONDS, temporalUiUrl: env.TEMPORAL_UI_URL?.replace(/\/$/, '') },
   };
 }

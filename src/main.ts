@@ -33,6 +33,8 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
 
+  // The console links tasks to the dev server's Temporal UI when no other UI is configured.
+  config.console.temporalUiUrl ??= stack.temporalUiUrl ?? undefined;
   gateway = await startGateway({
     config, log, databaseUrl: stack.databaseUrl, temporalAddress: stack.temporalAddress, secret, runWorker: config.runWorker,
   });
@@ -41,6 +43,7 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `  Gateway API     ${config.http.publicUrl}`,
+    `  Web console     ${config.http.publicUrl}/console`,
     `  Temporal UI     ${stack.temporalUiUrl ?? '(external Temporal: ' + stack.temporalAddress + ')'}`,
     ...(demo ? [`  Demo API key    ${demo.key}`] : []),
     `  Admin token     ${config.adminToken ? (process.env.ADMIN_TOKEN ? '(from ADMIN_TOKEN)' : config.adminToken) : '(unset: admin routes disabled)'}`,

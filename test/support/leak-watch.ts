@@ -46,7 +46,7 @@ export function recordSecretsIn(value: unknown): void {
   while (stack.length > 0) {
     const item = stack.pop();
     if (typeof item === 'string') {
-      if (/^(sk-gw-|whsec_)/.test(item)) recordSecret(item);
+      if (/^(sk-gw-|whsec_|gwcs_)/.test(item)) recordSecret(item);
     } else if (item && typeof item === 'object') {
       stack.push(...Object.values(item));
     }

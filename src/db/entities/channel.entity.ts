@@ -1,4 +1,5 @@
 import { defineEntity } from '@mikro-orm/core';
+import type { Pricing } from './model.entity';
 
 /** An upstream provider account that serves some public models. The credential is encrypted. */
 export const Channel = defineEntity({
@@ -19,6 +20,8 @@ export const Channel = defineEntity({
     settings: p.json<Record<string, unknown>>(),
     /** Why the gateway disabled the channel itself (e.g. the provider refused its credential). */
     disabledReason: p.text().nullable(),
+    /** What the provider charges us, in a model pricing's shape; usage rows record their cost from it. */
+    upstreamPricing: p.json<Pricing>().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
   }),

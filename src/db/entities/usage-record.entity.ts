@@ -19,6 +19,8 @@ export const UsageRecord = defineEntity({
     debt: p.bigint('number').default(0),
     status: p.string(),
     latencyMs: p.integer().nullable(),
+    /** Credits the channel's provider charged us, from its upstream pricing (a trigger fills it); null: unknown. */
+    upstreamCost: p.bigint('number').nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
   }),
 });

@@ -40,12 +40,12 @@ export function presentMediaUnits(model: MediaUnits) {
 /** A channel without its credential: only whether one is set. */
 export function presentChannel(channel: {
   id: string; name: string; provider: string; baseUrl: string; models: Record<string, string>; groups: string[]; priority: number;
-  weight: number; enabled: boolean; settings: Record<string, unknown>; disabledReason?: string | null; createdAt: Date; updatedAt: Date;
+  weight: number; enabled: boolean; settings: Record<string, unknown>; disabledReason?: string | null; upstreamPricing?: object | null; createdAt: Date; updatedAt: Date;
 }) {
   return {
     id: channel.id, object: 'channel', name: channel.name, provider: channel.provider, base_url: channel.baseUrl, api_key_set: true,
     models: channel.models, groups: channel.groups, priority: channel.priority, weight: channel.weight, enabled: channel.enabled,
-    settings: channel.settings, disabled_reason: channel.disabledReason ?? null,
+    settings: channel.settings, disabled_reason: channel.disabledReason ?? null, upstream_pricing: channel.upstreamPricing ?? null,
     created_at: channel.createdAt.toISOString(), updated_at: channel.updatedAt.toISOString(),
   };
 }

@@ -161,7 +161,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
       id: newId('ch'), name: body.name, provider: body.provider, baseUrl: body.base_url ?? 'mock://local',
       apiKeyEnc: deps.box.seal(body.api_key ?? 'mock'), models: channelModelMap(body.models), groups: body.groups ?? ['default'],
       priority: body.priority ?? 0, weight: body.weight ?? 1, enabled: body.enabled ?? true, settings: body.settings ?? {},
-      disabledReason: null,
+      disabledReason: null, upstreamPricing: body.upstream_pricing ?? null,
     });
     await em.persistAndFlush(channel);
     deps.routes.invalidate();
@@ -195,6 +195,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
     if (body.priority !== undefined) channel.priority = body.priority;
     if (body.weight !== undefined) channel.weight = body.weight;
     if (body.settings !== undefined) channel.settings = body.settings;
+    if (body.upstream_pricing !== undefined) channel.upstreamPricing = body.upstream_pricing;
     if (body.enabled !== undefined) {
       channel.enabled = body.enabled;
       if (body.enabled) channel.disabledReason = null;

@@ -126,9 +126,11 @@ const ChannelFields = {
   weight: z.number().int().min(0).max(1_000_000),
   enabled: z.boolean(),
   settings: z.record(z.string(), z.unknown()),
+  /** What the provider charges us per unit (whole credits); null clears it. */
+  upstream_pricing: PricingBody.nullable(),
 };
 
-export const CreateChannelBody = z.strictObject(ChannelFields).partial({ groups: true, priority: true, weight: true, enabled: true, settings: true, api_key: true, base_url: true });
+export const CreateChannelBody = z.strictObject(ChannelFields).partial({ groups: true, priority: true, weight: true, enabled: true, settings: true, api_key: true, base_url: true, upstream_pricing: true });
 export const UpdateChannelBody = z.strictObject(ChannelFields).partial();
 
 export const KeyListQuery = z.object({ account_id: z.string().max(100).optional() });

@@ -12,6 +12,7 @@ import type { ErrorCodes, NamedSchema, OperationSpec } from './openapi';
 import * as R from './responses';
 import { RepairTasksBody, RepairTasksResult } from '../tasks/task-repair.routes';
 import { UsageQuery } from '../usage/usage.schemas';
+import { consoleOperations } from '../console/console.operations';
 
 
 const named = <S extends z.ZodType>(name: string, schema: S): NamedSchema => ({ name, schema });
@@ -264,4 +265,6 @@ export const operations: OperationSpec[] = [
     response: { status: 200, description: 'The rows', json: named('UsageRecordList', R.UsageRecordList) },
     errors: { 400: ['invalid_request'] },
   },
+  // --- the web console
+  ...consoleOperations,
 ];

@@ -207,6 +207,7 @@ export const Channel = z.object({
   enabled: z.boolean(),
   settings: metadata,
   disabled_reason: z.string().nullable(),
+  upstream_pricing: Pricing.nullable().describe("What the provider charges us per unit; usage rows record their upstream cost from it"),
   created_at: isoTime,
   updated_at: isoTime,
 });

@@ -49,7 +49,7 @@ export function tasksRoutes(deps: { tasks: TasksService; em: (ctx: { state: unkn
 }
 
 /** A malformed id can't name any task: 404, like an unknown one. */
-function parseTaskId(raw: string | undefined): string {
+export function parseTaskId(raw: string | undefined): string {
   const parsed = TaskIdParam.safeParse(raw);
   if (!parsed.success) throw new AppError(404, 'task_not_found', `No task ${String(raw).slice(0, 80)}`, 'gateway_error');
   return parsed.data;
