@@ -1,10 +1,12 @@
 import { Migration20261126000000Initial } from './Migration20261126000000Initial';
 import { Migration20261126010000ChannelHealth } from './Migration20261126010000ChannelHealth';
 import { Migration20261126020000KeyBudgets } from './Migration20261126020000KeyBudgets';
+import { Migration20261205040000SharedLimits } from './Migration20261205040000SharedLimits';
 
 /** Migrations in order. Listed explicitly so they run the same from tsx, ts-jest and a build. */
 export const migrationsList = [
   { name: 'Migration20261126000000Initial', class: Migration20261126000000Initial },
   { name: 'Migration20261126010000ChannelHealth', class: Migration20261126010000ChannelHealth },
   { name: 'Migration20261126020000KeyBudgets', class: Migration20261126020000KeyBudgets },
+  { name: 'Migration20261205040000SharedLimits', class: Migration20261205040000SharedLimits },
 ];

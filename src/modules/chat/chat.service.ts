@@ -49,6 +49,8 @@ export interface CallContext {
   clientSignal: AbortSignal;
   /** When the request arrived (ms), for the usage row's latency. */
   startedAt: number;
+  /** Told the tokens a settled request used (the key's tokens-per-minute limit counts them). */
+  onTokens?: (tokens: number) => void;
 }
 
 /** Where a streamed answer goes. The first `send` commits a 200 with SSE headers. */
@@ -127,6 +129,7 @@ export function createChatService(deps: ChatServiceDeps) {
 
   /** Closes the hold and writes the usage row; logs when the real price went past the hold. */
   function settle(call: CallContext, input: Billed & { channelId: string | null; status: UsageStatus; tokens: TokenUsage | null }): void {
+    if (input.tokens) call.onTokens?.(input.tokens.input + input.tokens.output);
     let capture = 0;
     if (input.tokens) {
       const { charge, price } = chargeFor(input.model.pricing, input.tokens, input.held);
