@@ -11,6 +11,9 @@ const RECONNECT_DELAY_MS = 1000;
 /** What changed: one key (its row id), or the routing data (models, channels). */
 export type CacheChange = { kind: 'key'; keyId: string } | { kind: 'routes' };
 
+/** The notification of a change to models or channels (the worker sends it raw when it disables a channel). */
+export const ROUTES_CHANGED: CacheChange = { kind: 'routes' };
+
 /**
  * Cache invalidation across API replicas, through PostgreSQL LISTEN/NOTIFY. An admin change publishes
  * what it changed; every process (the one that made it included) drops the matching cache entries as
