@@ -11,7 +11,7 @@ import { errorHandler, jsonBody, requestContext } from './http/middleware';
 import type { OutboundGuard } from './net/outbound-guard';
 import type { SecretBox } from './security/secrets';
 import type { AssetStore } from './storage/asset-store';
-import { createRouteCache } from './routing/route-cache';
+import { createRouteCache, type RouteCache } from './routing/route-cache';
 import type { Metrics } from './metrics/metrics';
 import { httpMetrics } from './metrics/http-metrics';
 import { answerMetrics } from './metrics/metrics-endpoint';
@@ -95,6 +95,13 @@ export function createApp(deps: AppDeps): Koa {
   deps.invalidation.subscribe((change) => {
     if (change === null || change.kind === 'routes') routes.invalidate();
   });
+  // The admin routes' invalidate() drops this process's routes at once and tells the other replicas.
+  const notifyingRoutes: RouteCache = {
+    ...routes,
+    invalidate: () => {
+      deps.invalidation.publish({ kind: 'routes' }).catch((error) => deps.log.warn({ err: error }, 'could not notify the other API processes of a routing change'));
+    },
+  };
   const tasks = createTasksService({
     watcher: createTaskWatcher(deps.orm),
     temporal: deps.temporal,
@@ -110,7 +117,7 @@ export function createApp(deps: AppDeps): Koa {
     modelsRoutes({ em }),
     chatRoutes({ leases: deps.leases, routes, maxChannelAttempts: deps.config.tasks.maxChannelAttempts, limits: deps.limits }),
     usageRoutes({ em, leases: deps.leases }),
-    adminRoutes({ em, ...links, leases: deps.leases, invalidation: deps.invalidation }),
+    adminRoutes({ em, ...links, leases: deps.leases, routes: notifyingRoutes, invalidation: deps.invalidation }),
     secretsRoutes({ em, box: deps.box, invalidation: deps.invalidation }),
   ]) {
     app.use(router.routes());

@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { Account, ApiKey, Asset, Channel, Model, Task, UsageRecord } from '../../db/entities';
 import type { CreditLeases } from '../../billing/credit-lease';
 import { topUp, InsufficientCreditsError } from '../../billing/ledger';
+import type { RouteCache } from '../../routing/route-cache';
 import type { CacheInvalidation } from '../../cache/invalidation';
 import { AppError, errors } from '../../http/errors';
 import { parseBody, parseQuery } from '../../http/validate';
@@ -28,7 +29,9 @@ export interface AdminRoutesDeps {
    * given back), so they see exact figures; key changes end the key's lease so it lends no more.
    */
   leases: CreditLeases;
-  /** Every API process's key and route caches: told of every change to keys, models and channels. */
+  /** Forgotten on every change to models and channels (on every API process: app.ts makes it publish). */
+  routes: RouteCache;
+  /** Every API process's key cache: told of every change to a key. */
   invalidation: CacheInvalidation;
 }
 
@@ -141,7 +144,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
       deadlineSeconds: body.deadline_seconds ?? null, defaultDuration: body.default_duration ?? null,
     });
     await em.persistAndFlush(model);
-    await deps.invalidation.publish({ kind: 'routes' });
+    deps.routes.invalidate();
     ctx.status = 201;
     ctx.body = presentModel(model);
   });
@@ -167,7 +170,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
       disabledReason: null,
     });
     await em.persistAndFlush(channel);
-    await deps.invalidation.publish({ kind: 'routes' });
+    deps.routes.invalidate();
     ctx.status = 201;
     ctx.body = presentChannel(channel);
   });
@@ -203,7 +206,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
       if (body.enabled) channel.disabledReason = null;
     }
     await em.flush();
-    await deps.invalidation.publish({ kind: 'routes' });
+    deps.routes.invalidate();
     ctx.body = presentChannel(channel);
   });
 
@@ -214,7 +217,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
     channel.enabled = false;
     channel.disabledReason = 'deleted by an operator';
     await em.flush();
-    await deps.invalidation.publish({ kind: 'routes' });
+    deps.routes.invalidate();
     ctx.body = { id: channel.id, object: 'channel', deleted: true };
   });
 
