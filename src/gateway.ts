@@ -89,6 +89,12 @@ export async function startGateway(opts: {
   const leases = createCreditLeases({ knex: () => orm.em.getKnex(), log: log.child({ component: 'credit-lease' }) });
   const invalidation = await startCacheInvalidation({ databaseUrl: opts.databaseUrl, knex: () => orm.em.getKnex(), log: log.child({ component: 'cache-invalidation' }) });
   const limits = createSharedLimits({ knex: () => orm.em.getKnex(), log: log.child({ component: 'rate-limits' }) });
+  // A key changed on any replica (budget lowered, revoked...): this process's lease blocks for it stop
+  // lending and go back, so the next request holds again under the new settings.
+  invalidation.subscribe((change) => {
+    if (change?.kind !== 'key') return;
+    leases.quiesce({ apiKeyId: change.keyId }).catch((error) => log.warn({ err: error, keyId: change.keyId }, 'could not end a changed key\'s credit lease'));
+  });
   const app = createApp({ config, orm, temporal, log, store, box, outbound, metrics, leases, invalidation, limits });
   const server = http.createServer(
     {
