@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import { Readable } from 'node:stream';
 import { decodeDataUri } from '../src/net/data-uri';
 import { AssetTooLargeError } from '../src/storage/asset-store';
+import { INVALIDATION_CHANNEL, ROUTES_CHANGED } from '../src/cache/invalidation';
 import { listCandidates } from '../src/routing/candidates';
 import { loadChannelAccess, splitSettings } from '../src/routing/channel-access';
 import { createCircuitBreaker } from '../src/routing/circuit-breaker';
@@ -237,6 +238,8 @@ export function createProviderActivities(deps: ActivityDeps) {
       `update channels set enabled = false, disabled_reason = ?, updated_at = now() where id = ?`,
       ['The provider refused the channel credential', channelId],
     );
+    // Every API process drops its cached routes at once (their TTL would otherwise keep the channel a while).
+    await deps.orm.em.getConnection().execute(`select pg_notify(?, ?)`, [INVALIDATION_CHANNEL, JSON.stringify(ROUTES_CHANGED)]);
   }
 
   function circuitOptions(gateway: { circuitThreshold?: number; circuitCooldownMs?: number }) {

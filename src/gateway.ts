@@ -16,6 +16,9 @@ import { createMetrics, type Metrics } from './metrics/metrics';
 import { releaseStaleRequestHolds } from './billing/stale-holds';
 import { createCreditLeases, type CreditLeases } from './billing/credit-lease';
 import { installProtocolErrorAnswers } from './http/protocol-errors';
+import { startCacheInvalidation, type CacheInvalidation } from './cache/invalidation';
+import { createSharedLimits } from './limits/shared-buckets';
+import { startMetricsServer } from './metrics/metrics-endpoint';
 
 /** A running gateway: the API server and, when asked, the worker in the same process. */
 export interface Gateway {
@@ -28,6 +31,10 @@ export interface Gateway {
   metrics: Metrics;
   /** The chat and embeddings routes' credit leases: tests flush() them before reading usage rows directly. */
   leases: CreditLeases;
+  /** The key and route caches' cross-replica invalidation (tests count the notifications received). */
+  invalidation: CacheInvalidation;
+  /** The port of the /metrics listener when METRICS_PORT is set. */
+  metricsPort: number | null;
   stop(): Promise<void>;
 }
 
@@ -49,7 +56,7 @@ export async function startGateway(opts: {
   const { config, log } = opts;
   const orm = await initOrm({ url: opts.databaseUrl, poolMax: 20 });
   if (opts.migrate ?? true) await migrateUp(orm);
-  const box = createSecretBox(opts.secret);
+  const box = createSecretBox([opts.secret, ...config.previousSecrets]);
   const store = createAssetStore(config);
   const outbound = createOutboundGuard({ allowlist: config.outboundAllowlist });
   const metrics = createMetrics();
@@ -82,7 +89,15 @@ export async function startGateway(opts: {
   }
 
   const leases = createCreditLeases({ knex: () => orm.em.getKnex(), log: log.child({ component: 'credit-lease' }) });
-  const app = createApp({ config, orm, temporal, log, store, box, outbound, metrics, leases, providers });
+  const invalidation = await startCacheInvalidation({ databaseUrl: opts.databaseUrl, knex: () => orm.em.getKnex(), log: log.child({ component: 'cache-invalidation' }) });
+  const limits = createSharedLimits({ knex: () => orm.em.getKnex(), log: log.child({ component: 'rate-limits' }) });
+  // A key changed on any replica (budget lowered, revoked...): this process's lease blocks for it stop
+  // lending and go back, so the next request holds again under the new settings.
+  invalidation.subscribe((change) => {
+    if (change?.kind !== 'key') return;
+    leases.quiesce({ apiKeyId: change.keyId }).catch((error) => log.warn({ err: error, keyId: change.keyId }, 'could not end a changed key\'s credit lease'));
+  });
+  const app = createApp({ config, orm, temporal, log, store, box, outbound, metrics, leases, providers, invalidation, limits });
   const handle = app.callback();
   let draining = false;
   const server = http.createServer(
@@ -106,6 +121,9 @@ export async function startGateway(opts: {
     server.listen(config.http.port, config.http.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  const metricsServer = config.metrics.port === undefined
+    ? null
+    : await startMetricsServer({ metrics, token: config.metrics.token, port: config.metrics.port, host: config.http.host });
 
   // Crash recovery for synchronous requests: a chat hold whose API process died is released later.
   const sweeper = setInterval(() => {
@@ -118,7 +136,8 @@ export async function startGateway(opts: {
   let stopping: Promise<void> | null = null;
   return {
     url: `http://${localHostFor(config.http.host)}:${port}`,
-    orm, temporal, box, worker, server, metrics, leases,
+    orm, temporal, box, worker, server, metrics, leases, invalidation,
+    metricsPort: metricsServer?.port ?? null,
     stop() {
       stopping ??= (async () => {
         clearInterval(sweeper);
@@ -130,8 +149,13 @@ export async function startGateway(opts: {
         });
         // Every request has ended: write their settlements and give the leased credits back.
         await leases.close();
+        await limits.close();
+        await invalidation.close();
+        await metricsServer?.close();
         if (worker && workerRun) {
-          worker.shutdown();
+          // Only ours: the SDK's own signal handling is off (installRuntimeLogging), so nothing else
+          // starts the shutdown; the state check keeps a second stop() from throwing anyway.
+          if (worker.getState() === 'RUNNING') worker.shutdown();
           await workerRun.catch(() => undefined);
         }
         await nativeConnection?.close();

@@ -12,10 +12,12 @@ export function newId(prefix: string): string {
 
 /**
  * The task id that an Idempotency-Key maps to. Deterministic, so concurrent retries of one POST reach
- * the same workflow id and Temporal itself de-duplicates them.
+ * the same workflow id and Temporal itself de-duplicates them. `generation` counts the key's reuses
+ * after expiry (0: its first use), so an expired key maps to a new task, still deterministically.
  */
-export function taskIdForIdempotencyKey(accountId: string, idempotencyKey: string): string {
-  const digest = createHash('sha256').update(`${accountId}\n${idempotencyKey}`).digest();
+export function taskIdForIdempotencyKey(accountId: string, idempotencyKey: string, generation = 0): string {
+  const seed = generation === 0 ? `${accountId}\n${idempotencyKey}` : `${accountId}\n${idempotencyKey}\n${generation}`;
+  const digest = createHash('sha256').update(seed).digest();
   let out = '';
   for (const byte of digest.subarray(0, 20)) out += ALPHABET[byte % 36];
   return `task_${out}`;

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { NativeConnection } from '@temporalio/worker';
-import { loadConfig } from '../src/config';
+import { ConfigError, loadConfig } from '../src/config';
 import { createLogger } from '../src/log';
 import { initOrm } from '../src/db/orm';
 import { createOutboundGuard } from '../src/net/outbound-guard';
@@ -18,9 +18,9 @@ async function main(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
   const config = loadConfig(process.env);
   const log = createLogger({ level: config.logLevel, name: 'worker' });
-  if (!config.database.url || !config.temporal.address) throw new Error('The worker needs DATABASE_URL and TEMPORAL_ADDRESS');
+  if (!config.database.url || !config.temporal.address) throw new ConfigError('The worker needs DATABASE_URL and TEMPORAL_ADDRESS');
   const secret = await resolveGatewaySecret({ configured: config.secret, env: config.env, dataDir: config.dataDir });
-  const box = createSecretBox(secret);
+  const box = createSecretBox([secret, ...config.previousSecrets]);
   const orm = await initOrm({ url: config.database.url, poolMax: 20 });
   installRuntimeLogging(log);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
@@ -36,9 +36,12 @@ async function main(): Promise<void> {
       maxAssetBytes: config.assets.maxBytes, assetDownloadTimeoutMs: config.assets.downloadTimeoutMs,
     },
   });
-  const stop = () => worker.shutdown();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  // Ours alone (the SDK's signal handling is off, see installRuntimeLogging), and once.
+  const stop = () => {
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   log.info({ taskQueue: config.temporal.taskQueue }, 'worker running');
   await worker.run();
   await connection.close();
@@ -46,6 +49,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error) => {
-  process.stderr.write(`Worker failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  const text = error instanceof ConfigError ? error.message : error instanceof Error ? error.stack ?? error.message : String(error);
+  process.stderr.write(`Worker failed: ${text}\n`);
   process.exit(1);
 });

@@ -39,12 +39,15 @@ export function installRuntimeLogging(log: Logger): void {
   const forward = (level: LogLevel, message: string, meta?: LogMetadata) => sdkLog[levels[level]](meta ?? {}, message);
   try {
     Runtime.install({
-    logger: {
-      log: forward,
-      trace: (m, meta) => forward('TRACE', m, meta),
-      debug: (m, meta) => forward('DEBUG', m, meta),
-      info: (m, meta) => forward('INFO', m, meta),
-      warn: (m, meta) => forward('WARN', m, meta),
+      // Our entry points own SIGINT/SIGTERM and drain once; the SDK's own handlers would shut the worker
+      // down a second time, racing ours ("IllegalStateError: Not running. Current state: DRAINING").
+      shutdownSignals: [],
+      logger: {
+        log: forward,
+        trace: (m, meta) => forward('TRACE', m, meta),
+        debug: (m, meta) => forward('DEBUG', m, meta),
+        info: (m, meta) => forward('INFO', m, meta),
+        warn: (m, meta) => forward('WARN', m, meta),
         error: (m, meta) => forward('ERROR', m, meta),
       },
     });

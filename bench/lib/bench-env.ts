@@ -98,6 +98,8 @@ export async function startBenchEnv(opts: { log: (message: string) => void; /** 
       OUTBOUND_ALLOWLIST: '127.0.0.0/8',
       SEED_DEMO: 'false',
       LOG_LEVEL: 'warn',
+      // Production refuses an open /metrics; the benchmarks don't scrape it.
+      METRICS_TOKEN: randomBytes(16).toString('hex'),
     };
 
     const fakeChild = spawnNode({ name: 'fake-upstream', script: 'bench/procs/fake-upstream.ts', logDir: runDir });

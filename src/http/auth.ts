@@ -6,6 +6,8 @@ import { hashApiKey } from '../security/secrets';
 import { clientIp, ipSet, type IpSet } from '../net/ip';
 import { AppError, errors } from './errors';
 import { bindLog, type RequestState } from './middleware';
+import { Lru } from '../cache/lru';
+import type { CacheInvalidation } from '../cache/invalidation';
 
 /** Who is calling, as the consumer routes see it. */
 export interface ConsumerAuth {
@@ -16,44 +18,89 @@ export interface ConsumerAuth {
   models: string[] | null;
   clientIp: string;
   rpm: number | null;
+  /** Chat tokens per minute (prompt + completion), null: unlimited. */
+  tpm: number | null;
   defaultCallbackUrl: string | null;
 }
 
+interface KeyRow {
+  id: string; accountId: string; group: string; models: string[] | null; ipAllowlist: string[] | null; rpm: number | null;
+  tpm: number | null; defaultCallbackUrl: string | null; expiresAt: Date | null; revokedAt: Date | null;
+}
+
 interface CachedKey {
-  row: { id: string; accountId: string; group: string; models: string[] | null; ipAllowlist: string[] | null; rpm: number | null; defaultCallbackUrl: string | null; expiresAt: Date | null; revokedAt: Date | null } | null;
+  row: KeyRow | null;
   allowlist: IpSet | null;
   loadedAt: number;
 }
 
-/** How long a key lookup is reused. A revoked key stops working at most this long after the revoke. */
+/** How long a key lookup is reused when no invalidation arrives (a backstop: admin changes NOTIFY every replica). */
 export const KEY_CACHE_TTL_MS = 2000;
+/** Known keys kept in memory, per process. */
+export const KEY_CACHE_SIZE = 10_000;
+/** Unknown keys remembered (so a spray of random keys costs no query each), in a cache of their own. */
+export const NEGATIVE_KEY_CACHE_SIZE = 10_000;
+
+/**
+ * The key lookups of one process: a bounded LRU of known keys and a separate bounded LRU of unknown
+ * hashes, so random keys only ever evict other random keys, never a real customer's entry.
+ */
+export function createKeyCache(deps: { em: () => EntityManager; ttlMs?: number; now?: () => number; invalidation?: CacheInvalidation }) {
+  const known = new Lru<string, CachedKey>(KEY_CACHE_SIZE);
+  const unknown = new Lru<string, number>(NEGATIVE_KEY_CACHE_SIZE);
+  const ttl = deps.ttlMs ?? KEY_CACHE_TTL_MS;
+  const now = deps.now ?? Date.now;
+  deps.invalidation?.subscribe((change) => {
+    if (change === null) {
+      known.clear();
+      unknown.clear();
+    } else if (change.kind === 'key') {
+      known.deleteWhere((entry) => entry.row?.id === change.keyId);
+      // A rotation's new secret was never looked up before; nothing in `unknown` can be it.
+    }
+  });
+
+  return {
+    async load(hash: string): Promise<CachedKey> {
+      const hit = known.get(hash);
+      if (hit && now() - hit.loadedAt < ttl) return hit;
+      const missAt = unknown.get(hash);
+      if (missAt !== undefined && now() - missAt < ttl) return { row: null, allowlist: null, loadedAt: missAt };
+      const row = await deps.em().findOne(ApiKey, { keyHash: hash });
+      const loadedAt = now();
+      if (!row) {
+        known.delete(hash);
+        unknown.set(hash, loadedAt);
+        return { row: null, allowlist: null, loadedAt };
+      }
+      const entry: CachedKey = {
+        row: {
+          id: row.id, accountId: row.accountId, group: row.group, models: row.models ?? null,
+          ipAllowlist: row.ipAllowlist ?? null, rpm: row.rpm ?? null, tpm: row.tpm ?? null, defaultCallbackUrl: row.defaultCallbackUrl ?? null,
+          expiresAt: row.expiresAt ?? null, revokedAt: row.revokedAt ?? null,
+        },
+        allowlist: row.ipAllowlist?.length ? ipSet(row.ipAllowlist) : null,
+        loadedAt,
+      };
+      unknown.delete(hash);
+      known.set(hash, entry);
+      return entry;
+    },
+    sizes: () => ({ known: known.size, unknown: unknown.size }),
+  };
+}
+
+export type KeyCache = ReturnType<typeof createKeyCache>;
 
 /**
  * Consumer authentication: `Authorization: Bearer <key>` or `x-api-key`. Looks the key up by its
- * SHA-256 (cached for KEY_CACHE_TTL_MS), refuses revoked and expired keys, and enforces the IP allowlist.
+ * SHA-256 (through the key cache), refuses revoked and expired keys, and enforces the IP allowlist.
+ * It runs before the request body is read, so a caller without a valid key never gets it parsed.
  */
-export function consumerAuth(deps: { em: () => EntityManager; trustedProxies: string[]; now?: () => number }): Koa.Middleware {
-  const cache = new Map<string, CachedKey>();
+export function consumerAuth(deps: { keys: KeyCache; trustedProxies: string[]; now?: () => number }): Koa.Middleware {
   const trusted = ipSet(deps.trustedProxies);
   const now = deps.now ?? Date.now;
-
-  async function load(hash: string): Promise<CachedKey> {
-    const hit = cache.get(hash);
-    if (hit && now() - hit.loadedAt < KEY_CACHE_TTL_MS) return hit;
-    const row = await deps.em().findOne(ApiKey, { keyHash: hash });
-    const entry: CachedKey = {
-      row: row && {
-        id: row.id, accountId: row.accountId, group: row.group, models: row.models ?? null,
-        ipAllowlist: row.ipAllowlist ?? null, rpm: row.rpm ?? null, defaultCallbackUrl: row.defaultCallbackUrl ?? null,
-        expiresAt: row.expiresAt ?? null, revokedAt: row.revokedAt ?? null,
-      },
-      allowlist: row?.ipAllowlist?.length ? ipSet(row.ipAllowlist) : null,
-      loadedAt: now(),
-    };
-    if (cache.size > 10_000) cache.clear();
-    cache.set(hash, entry);
-    return entry;
-  }
+  const load = (hash: string) => deps.keys.load(hash);
 
   return async (ctx, next) => {
     const key = presentedKey(ctx);
@@ -69,7 +116,7 @@ export function consumerAuth(deps: { em: () => EntityManager; trustedProxies: st
     const state = ctx.state as RequestState;
     state.auth = {
       apiKeyId: row.id, accountId: row.accountId, group: row.group, models: row.models,
-      clientIp: ip, rpm: row.rpm, defaultCallbackUrl: row.defaultCallbackUrl,
+      clientIp: ip, rpm: row.rpm, tpm: row.tpm, defaultCallbackUrl: row.defaultCallbackUrl,
     };
     bindLog(state, { keyId: row.id, accountId: row.accountId });
     return next();

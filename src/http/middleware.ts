@@ -84,6 +84,10 @@ export function errorHandler(): Koa.Middleware {
       }
     } catch (error) {
       const response = toErrorResponse(error);
+      // Refused before its body was read (a 401 ahead of a 1 MB upload): close the connection after the
+      // answer rather than have node read and discard the rest to keep it alive.
+      const hasBody = Number(ctx.get('content-length') || '0') > 0 || ctx.get('transfer-encoding') !== '';
+      if (hasBody && !ctx.req.readableEnded) ctx.set('connection', 'close');
       const state = ctx.state as RequestState;
       if (response.unexpected) state.log?.error({ err: error }, 'unexpected error');
       ctx.status = response.status;

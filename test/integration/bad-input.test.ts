@@ -165,7 +165,6 @@ describe('bad input', () => {
   it('answers 401 to a revoked key', async () => {
     const other = await createCustomer(gw, { credits: 10 });
     await gw.admin('DELETE', `/admin/keys/${other.keyId}`);
-    // The key cache may serve the old row for a short while (KEY_CACHE_TTL_MS); this gateway has not seen the key yet.
     const answer = await gw.request('POST', '/v1/videos', { key: other.key, body: { model: videoModel, prompt: 'a cat' } });
     expectApiError(answer, 401, answer.body?.error?.code ?? '?', 'authentication_error');
     expect(await accountOf(gw, other.accountId)).toMatchObject({ balance: 10, reserved: 0 });

@@ -1,5 +1,4 @@
 import { createCustomer, createMockModel, startTestGateway, waitForTask, type TestGateway } from '../support/harness';
-import { KEY_CACHE_TTL_MS } from '../../src/http/auth';
 import { hashApiKey } from '../../src/security/secrets';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -116,7 +115,7 @@ describe('consumer keys', () => {
     expect((await gw.request('GET', '/v1/models', { key: other.key })).status).toBe(200);
   });
 
-  it('refuses expired keys, and revoked or rotated keys within the documented cache time', async () => {
+  it('refuses expired keys, and revoked or rotated keys at once', async () => {
     const expired = await createCustomer(gw, { credits: 10, key: { expires_at: new Date(Date.now() - 1000).toISOString() } });
     const expiredCall = await gw.request('GET', '/v1/models', { key: expired.key });
     expect(expiredCall.status).toBe(401);
@@ -125,7 +124,6 @@ describe('consumer keys', () => {
     const revoked = await createCustomer(gw, { credits: 10 });
     expect((await gw.request('GET', '/v1/models', { key: revoked.key })).status).toBe(200);
     await gw.admin('DELETE', `/admin/keys/${revoked.keyId}`);
-    await sleep(KEY_CACHE_TTL_MS + 100);
     expect((await gw.request('GET', '/v1/models', { key: revoked.key })).status).toBe(401);
 
     const rotated = await createCustomer(gw, { credits: 10, key: { models: [image], rpm: 100 } });
@@ -133,7 +131,6 @@ describe('consumer keys', () => {
     const fresh = await gw.admin('POST', `/admin/keys/${rotated.keyId}/rotate`);
     expect(fresh.key).not.toBe(rotated.key);
     expect(fresh).toMatchObject({ id: rotated.keyId, models: [image], rpm: 100 });
-    await sleep(KEY_CACHE_TTL_MS + 100);
     expect((await gw.request('GET', '/v1/models', { key: rotated.key })).status).toBe(401);
     expect((await gw.request('GET', '/v1/models', { key: fresh.key })).status).toBe(200);
   });

@@ -44,7 +44,7 @@ function appRoutes(): string[] {
     config: loadConfig({ NODE_ENV: 'test', ADMIN_TOKEN: 'unit-test-admin-token' }),
     log: createLogger({ level: 'silent' }),
     metrics: createMetrics({ defaultMetrics: false }),
-    orm: {}, temporal: {}, store: {}, box: {}, outbound: {},
+    orm: {}, temporal: {}, store: {}, box: {}, outbound: {}, limits: {}, invalidation: { subscribe() {} },
   } as unknown as AppDeps;
   const app = createApp(deps);
   const routes = new Set<string>();

@@ -16,6 +16,8 @@ export const ApiKey = defineEntity({
     models: p.json<string[]>().nullable(),
     ipAllowlist: p.json<string[]>().nullable(),
     rpm: p.integer().nullable(),
+    /** Chat tokens (prompt + completion) per minute. */
+    tpm: p.integer().nullable(),
     budgetTotal: p.bigint('number').nullable(),
     budgetMonthly: p.bigint('number').nullable(),
     /** Credits captured under this key, and credits held by its open holds (kept by the ledger). */

@@ -3,6 +3,7 @@ import { Migration20261126010000ChannelHealth } from './Migration20261126010000C
 import { Migration20261126020000KeyBudgets } from './Migration20261126020000KeyBudgets';
 import { Migration20261205010000MediaPriceUnits } from './Migration20261205010000MediaPriceUnits';
 import { Migration20261205020000TokenDebt } from './Migration20261205020000TokenDebt';
+import { Migration20261205040000SharedLimits } from './Migration20261205040000SharedLimits';
 import { Migration20261205050000ConsoleUpstreamCost } from './Migration20261205050000ConsoleUpstreamCost';
 
 /** Migrations in order. Listed explicitly so they run the same from tsx, ts-jest and a build. */
@@ -12,5 +13,6 @@ export const migrationsList = [
   { name: 'Migration20261126020000KeyBudgets', class: Migration20261126020000KeyBudgets },
   { name: 'Migration20261205010000MediaPriceUnits', class: Migration20261205010000MediaPriceUnits },
   { name: 'Migration20261205020000TokenDebt', class: Migration20261205020000TokenDebt },
+  { name: 'Migration20261205040000SharedLimits', class: Migration20261205040000SharedLimits },
   { name: 'Migration20261205050000ConsoleUpstreamCost', class: Migration20261205050000ConsoleUpstreamCost },
 ];

@@ -9,12 +9,12 @@ export function presentAccount(account: { id: string; name: string; balance: num
 
 export function presentKey(key: {
   id: string; accountId: string; name: string; prefix: string; group: string; models?: string[] | null; ipAllowlist?: string[] | null;
-  rpm?: number | null; budgetTotal?: number | null; budgetMonthly?: number | null; budgetSpent?: number; budgetReserved?: number; defaultCallbackUrl?: string | null;
+  rpm?: number | null; tpm?: number | null; budgetTotal?: number | null; budgetMonthly?: number | null; budgetSpent?: number; budgetReserved?: number; defaultCallbackUrl?: string | null;
   metadata: Record<string, unknown>; expiresAt?: Date | null; revokedAt?: Date | null; createdAt: Date;
 }) {
   return {
     id: key.id, object: 'api_key', account_id: key.accountId, name: key.name, prefix: key.prefix, group: key.group,
-    models: key.models ?? null, ip_allowlist: key.ipAllowlist ?? null, rpm: key.rpm ?? null, budget: key.budgetTotal ?? null,
+    models: key.models ?? null, ip_allowlist: key.ipAllowlist ?? null, rpm: key.rpm ?? null, tpm: key.tpm ?? null, budget: key.budgetTotal ?? null,
     budget_monthly: key.budgetMonthly ?? null, budget_spent: key.budgetSpent ?? 0, budget_reserved: key.budgetReserved ?? 0, callback_url: key.defaultCallbackUrl ?? null, metadata: key.metadata,
     expires_at: key.expiresAt?.toISOString() ?? null, revoked_at: key.revokedAt?.toISOString() ?? null, created_at: key.createdAt.toISOString(),
   };

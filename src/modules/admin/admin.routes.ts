@@ -4,6 +4,7 @@ import { Account, ApiKey, Asset, Channel, Model, Task, UsageRecord } from '../..
 import type { CreditLeases } from '../../billing/credit-lease';
 import { topUp, InsufficientCreditsError } from '../../billing/ledger';
 import type { RouteCache } from '../../routing/route-cache';
+import type { CacheInvalidation } from '../../cache/invalidation';
 import { AppError, errors } from '../../http/errors';
 import { parseBody, parseQuery } from '../../http/validate';
 import { newId } from '../../ids';
@@ -28,8 +29,10 @@ export interface AdminRoutesDeps {
    * given back), so they see exact figures; key changes end the key's lease so it lends no more.
    */
   leases: CreditLeases;
-  /** Forgotten on every change to models and channels. */
+  /** Forgotten on every change to models and channels (on every API process: app.ts makes it publish). */
   routes: RouteCache;
+  /** Every API process's key cache: told of every change to a key. */
+  invalidation: CacheInvalidation;
 }
 
 /** The operators' routes of API.md. Mounted behind adminAuth. */
@@ -70,7 +73,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
     await findAccount(em, body.account_id);
     const { row, key, webhookSecret } = await createApiKey(em, deps.box, {
       accountId: body.account_id, name: body.name, models: body.models, ipAllowlist: body.ip_allowlist, group: body.group,
-      rpm: body.rpm, budgetTotal: body.budget, budgetMonthly: body.budget_monthly, defaultCallbackUrl: body.callback_url,
+      rpm: body.rpm, tpm: body.tpm, budgetTotal: body.budget, budgetMonthly: body.budget_monthly, defaultCallbackUrl: body.callback_url,
       metadata: body.metadata, expiresAt: toDate(body.expires_at),
     });
     ctx.status = 201;
@@ -87,6 +90,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
   router.post('/keys/:id/rotate', async (ctx) => {
     const rotated = await rotateApiKey(deps.em(ctx), ctx.params.id!);
     if (!rotated) throw errors.notFound('key_not_found', `No key ${ctx.params.id}`);
+    await deps.invalidation.publish({ kind: 'key', keyId: rotated.row.id });
     ctx.body = { ...presentKey(rotated.row), key: rotated.key };
   });
 
@@ -104,6 +108,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
     if (body.ip_allowlist !== undefined) key.ipAllowlist = body.ip_allowlist;
     if (body.group !== undefined) key.group = body.group;
     if (body.rpm !== undefined) key.rpm = body.rpm;
+    if (body.tpm !== undefined) key.tpm = body.tpm;
     if (body.budget !== undefined) key.budgetTotal = body.budget;
     if (body.budget_monthly !== undefined) key.budgetMonthly = body.budget_monthly;
     if (body.callback_url !== undefined) key.defaultCallbackUrl = body.callback_url;
@@ -115,6 +120,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
       key.webhookSecretEnc = deps.box.seal(webhookSecret);
     }
     await em.flush();
+    await deps.invalidation.publish({ kind: 'key', keyId: key.id });
     await deps.leases.quiesce({ apiKeyId: key.id });
     ctx.body = { ...presentKey(key), ...(webhookSecret ? { webhook_secret: webhookSecret } : {}) };
   });
@@ -124,6 +130,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
     const key = await findKey(em, ctx.params.id!);
     key.revokedAt ??= new Date();
     await em.flush();
+    await deps.invalidation.publish({ kind: 'key', keyId: key.id });
     await deps.leases.quiesce({ apiKeyId: key.id });
     ctx.body = presentKey(key);
   });

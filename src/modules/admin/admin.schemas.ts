@@ -36,6 +36,7 @@ const KeySettings = {
   ip_allowlist: z.array(ipEntry).max(500).nullable(),
   group: z.string().min(1).max(100).regex(/^[\w.-]+$/),
   rpm: z.number().int().positive().max(1_000_000).nullable(),
+  tpm: z.number().int().positive().max(1_000_000_000).nullable(),
   budget: nonNegativeCredits.nullable(),
   budget_monthly: nonNegativeCredits.nullable(),
   callback_url: z.url({ protocol: /^https?$/ }).max(4096).nullable(),
@@ -48,7 +49,7 @@ export const CreateKeyBody = z.strictObject({
   account_id: z.string().min(1).max(100),
   ...KeySettings,
   name: KeySettings.name.default('default'),
-}).partial({ models: true, ip_allowlist: true, group: true, rpm: true, budget: true, budget_monthly: true, callback_url: true, metadata: true, expires_at: true });
+}).partial({ models: true, ip_allowlist: true, group: true, rpm: true, tpm: true, budget: true, budget_monthly: true, callback_url: true, metadata: true, expires_at: true });
 
 export const UpdateKeyBody = z.strictObject(KeySettings).partial().extend({
   rotate_webhook_secret: z.boolean().optional(),

@@ -1,6 +1,8 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
 import { authOf } from '../../http/auth';
+import { assertTokensLeft } from '../../http/rate-limit';
+import type { SharedLimits } from '../../limits/shared-buckets';
 import type { RequestState } from '../../http/middleware';
 import { parseBody } from '../../http/validate';
 import type { CreditLeases } from '../../billing/credit-lease';
@@ -9,13 +11,17 @@ import { ChatCompletionBody, EmbeddingsBody } from './chat.schemas';
 import { createChatService, type CallContext, type EventSink, type ProxyResult } from './chat.service';
 
 /** POST /v1/chat/completions and POST /v1/embeddings: the synchronous OpenAI-compatible proxy. */
-export function chatRoutes(deps: { leases: CreditLeases; routes: RouteCache; maxChannelAttempts: number; usageWaitMs?: number }): Router {
+export function chatRoutes(deps: { leases: CreditLeases; routes: RouteCache; maxChannelAttempts: number; limits: SharedLimits; usageWaitMs?: number }): Router {
   const router = new Router();
   const chat = createChatService({ leases: deps.leases, routes: deps.routes, maxChannelAttempts: deps.maxChannelAttempts, usageWaitMs: deps.usageWaitMs });
 
   router.post('/v1/chat/completions', async (ctx) => {
     parseBody(ctx, ChatCompletionBody);
+    const auth = authOf(ctx);
+    await assertTokensLeft(deps.limits, auth);
     const { call, sink } = connect(ctx);
+    const tpm = auth.tpm;
+    if (tpm) call.onTokens = (tokens) => deps.limits.spend(auth.apiKeyId, 'tpm', tpm, tokens);
     // The upstream gets the client's body as sent (only `model`, and for streams `stream_options`, change).
     answer(ctx, await chat.chatCompletion(call, rawBody(ctx), sink));
   });

@@ -59,6 +59,8 @@ export interface CallContext {
   clientSignal: AbortSignal;
   /** When the request arrived (ms), for the usage row's latency. */
   startedAt: number;
+  /** Told the tokens a settled request used (the key's tokens-per-minute limit counts them). */
+  onTokens?: (tokens: number) => void;
 }
 
 /** Where a streamed answer goes. The first `send` commits a 200 with SSE headers. */
@@ -137,6 +139,7 @@ export function createChatService(deps: ChatServiceDeps) {
 
   /** Closes the hold at the full price of `tokens` and writes the usage row; logs when the price went past the hold. */
   function settle(call: CallContext, input: Billed & { channelId: string | null; status: UsageStatus; tokens: TokenUsage | null }): void {
+    if (input.tokens) call.onTokens?.(input.tokens.input + input.tokens.output);
     const capture = input.tokens ? chargeFor(input.model.pricing, input.tokens) : 0;
     if (capture > input.held) call.log.info({ ref: input.ref, price: capture, held: input.held }, 'usage cost more than the hold; the rest comes from the balance');
     settleRequest(deps.leases, {

@@ -70,6 +70,8 @@ export const operations: OperationSpec[] = [
   },
   {
     method: 'get', path: '/metrics', operationId: 'metrics', tag: 'Service', access: 'public', summary: 'Prometheus metrics',
+    description: 'With `METRICS_TOKEN` set, send it as `Authorization: Bearer <token>`; with `METRICS_PORT` set, this route lives on that '
+      + 'port only (a 404 on the API port).',
     response: { status: 200, description: 'The Prometheus text exposition format', other: { 'text/plain': { type: 'string' } } },
   },
   {
@@ -207,6 +209,14 @@ export const operations: OperationSpec[] = [
     summary: 'Give a key a new secret', description: 'The old secret stops working; settings, budgets and the webhook secret stay.',
     response: { status: 200, description: 'The key with its new secret', json: named('RotatedApiKey', R.RotatedApiKey) },
     errors: { 404: ['key_not_found'] },
+  },
+  {
+    method: 'post', path: '/admin/secrets/reseal', operationId: 'adminResealSecrets', tag: 'Admin: secrets', access: 'admin',
+    summary: 'Re-encrypt every sealed secret with the current GATEWAY_SECRET',
+    description: 'The last step of a secret rotation: after it, the secrets in GATEWAY_SECRET_PREVIOUS are no longer needed to open '
+      + 'anything (links signed with them stay valid only while they are listed). Counts per table what was re-sealed, already '
+      + 'current, or unreadable with every configured secret. Safe to run again.',
+    response: { status: 200, description: 'What was re-sealed', json: named('ResealResult', R.ResealResult) },
   },
   {
     method: 'post', path: '/admin/models', operationId: 'adminCreateModel', tag: 'Admin: models', access: 'admin', summary: 'Publish a model',

@@ -155,6 +155,7 @@ export const ApiKey = z.object({
   models: z.array(z.string()).nullable().describe('Allowed model ids and * wildcards; null: every model'),
   ip_allowlist: z.array(z.string()).nullable(),
   rpm: z.number().int().nullable(),
+  tpm: z.number().int().nullable().describe('Chat tokens (prompt + completion) per minute; null: unlimited'),
   budget: credits.nullable(),
   budget_monthly: credits.nullable(),
   budget_spent: credits,
@@ -260,4 +261,7 @@ export const UsageRecordList = z.object({
 });
 
 export const Health = z.object({ status: z.literal('ok') });
+
+const ResealCounts = z.object({ resealed: z.number().int(), current: z.number().int(), unreadable: z.number().int() });
+export const ResealResult = z.object({ object: z.literal('secrets.reseal'), api_keys: ResealCounts, channels: ResealCounts });
 export const Ready = z.object({ status: z.literal('ready') });

@@ -11,6 +11,7 @@ export interface KeySettingsInput {
   ipAllowlist?: string[] | null;
   group?: string;
   rpm?: number | null;
+  tpm?: number | null;
   budgetTotal?: number | null;
   budgetMonthly?: number | null;
   defaultCallbackUrl?: string | null;
@@ -36,6 +37,7 @@ export async function createApiKey(em: EntityManager, box: SecretBox, input: Key
     models: input.models ?? null,
     ipAllowlist: input.ipAllowlist ?? null,
     rpm: input.rpm ?? null,
+    tpm: input.tpm ?? null,
     budgetTotal: input.budgetTotal ?? null,
     budgetMonthly: input.budgetMonthly ?? null,
     defaultCallbackUrl: input.defaultCallbackUrl ?? null,

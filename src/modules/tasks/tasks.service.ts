@@ -26,6 +26,8 @@ export interface TasksServiceDeps {
   publicUrl: string;
   defaultDeadlineSeconds: number;
   maxChannelAttempts: number;
+  /** How long an Idempotency-Key is remembered (IDEMPOTENCY_KEY_TTL_HOURS). */
+  idempotencyKeyTtlMs: number;
 }
 
 /** The answer to a task creation, as API.md shows it. */
@@ -58,11 +60,11 @@ export function createTasksService(deps: TasksServiceDeps) {
       await assertPublicUrls(body, auth.defaultCallbackUrl);
       const callbackUrl = body.callback_url ?? auth.defaultCallbackUrl ?? null;
       const requestHash = hashBody({ kind, ...body });
-      const taskId = idempotencyKey ? taskIdForIdempotencyKey(auth.accountId, idempotencyKey) : newId('task');
-
+      let taskId = newId('task');
       if (idempotencyKey) {
-        const existing = await em.findOne(Task, { id: taskId });
-        if (existing) return replay(existing, requestHash);
+        const slot = await idempotencySlot(em, auth.accountId, idempotencyKey);
+        if (slot.live) return replay(slot.live, requestHash);
+        taskId = slot.taskId;
       }
 
       const input: MediaTaskInput = {
@@ -152,11 +154,33 @@ export function createTasksService(deps: TasksServiceDeps) {
     if (problems.length > 0) throw invalidBody(problems);
   }
 
-  function replay(task: { id: string; kind: string; status: string; model: string; createdAt: Date; requestHash: string }, requestHash: string): CreatedTask {
+  /**
+   * Where an Idempotency-Key stands: the task it names while that is younger than the TTL (`live`), else
+   * the id of the task a new request creates. Each expiry moves the key to its next generation; the
+   * generations are read a batch at a time (one query in the usual case).
+   */
+  async function idempotencySlot(em: EntityManager, accountId: string, key: string): Promise<{ live: TaskIdentity | null; taskId: string }> {
+    const BATCH = 8;
+    for (let first = 0; ; first += BATCH) {
+      const ids = Array.from({ length: BATCH }, (_, i) => taskIdForIdempotencyKey(accountId, key, first + i));
+      const found = new Map((await em.find(Task, { id: { $in: ids } })).map((task) => [task.id, task]));
+      for (let i = 0; i < BATCH; i++) {
+        const task = found.get(ids[i]!);
+        if (!task) return { live: null, taskId: ids[i]! };
+        if (Date.now() - task.createdAt.getTime() < deps.idempotencyKeyTtlMs) return { live: task, taskId: task.id };
+      }
+    }
+  }
+
+  /**
+   * The first answer again (as Stripe replays a POST): the task as it was created, `pending`, whatever
+   * it became since; GET /v1/tasks/{id} tells its current state.
+   */
+  function replay(task: TaskIdentity, requestHash: string): CreatedTask {
     if (task.requestHash !== requestHash) {
       throw new AppError(409, 'idempotency_key_reused', 'This Idempotency-Key was used with a different request body', 'gateway_error');
     }
-    return { id: task.id, task_id: task.id, object: `gateway.${task.kind}.task`, status: task.status, model: task.model, created_at: Math.floor(task.createdAt.getTime() / 1000) };
+    return { id: task.id, task_id: task.id, object: `gateway.${task.kind}.task`, status: 'pending', model: task.model, created_at: Math.floor(task.createdAt.getTime() / 1000) };
   }
 }
 
@@ -188,6 +212,9 @@ export function pricedFieldProblems(body: CreateMediaTaskBody): QuoteProblem[] {
 
 /** Our own priced field names, which an option must not repeat either (a provider may read them). */
 const KNOWN_PRICED_FIELDS = new Set(['model', 'duration', 'seconds', 'n', 'size', 'resolution', 'quality']);
+
+/** What a replay needs of a task. */
+type TaskIdentity = { id: string; kind: string; model: string; createdAt: Date; requestHash: string };
 
 /** Our normalized request: known fields by name, every unknown field kept as a provider option. */
 export function toTaskRequest(body: CreateMediaTaskBody): MediaTaskRequest {

@@ -9,9 +9,10 @@ export interface ApiProcess extends WorkerProcess {
 
 /**
  * Starts an API process serving `gw`'s database, Temporal and task queue (the worker stays in `gw`), with
- * the same secret so keys and webhook secrets open the same; resolves once /healthz answers.
+ * the same secret so keys and webhook secrets open the same; resolves once /healthz answers. `extraEnv`
+ * adds or overrides variables.
  */
-export async function spawnApi(gw: TestGateway, port: number): Promise<ApiProcess> {
+export async function spawnApi(gw: TestGateway, port: number, extraEnv: Record<string, string> = {}): Promise<ApiProcess> {
   const env = testEnv();
   const url = `http://127.0.0.1:${port}`;
   const child = spawnTsx('src/main.ts', 'api', {
@@ -31,6 +32,7 @@ export async function spawnApi(gw: TestGateway, port: number): Promise<ApiProces
     SEED_DEMO: 'false',
     LOG_LEVEL: 'info',
     NODE_ENV: 'test',
+    ...extraEnv,
   });
   let gone = false;
   void child.exited.then(() => (gone = true));
