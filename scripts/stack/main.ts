@@ -8,7 +8,8 @@
  */
 import path from 'node:path';
 import { createSecretBox } from '../../src/security/secrets';
-import { demoKey } from '../../src/db/seed';
+import { initOrm } from '../../src/db/orm';
+import { seedDemo } from '../../src/db/seed';
 import { startStack } from './stack';
 
 async function main(): Promise<void> {
@@ -21,9 +22,12 @@ async function main(): Promise<void> {
     uiPort: Number(env.STACK_UI_PORT ?? 8233),
     apiProcesses: env.STACK_API_PROCESSES ? Number(env.STACK_API_PROCESSES) : undefined,
     workers: env.STACK_WORKERS ? Number(env.STACK_WORKERS) : undefined,
-    seedDemo: true,
     log,
   });
+  // The API runs in production mode, which never seeds: this local trial seeds the demo account, key,
+  // models and mock channel itself (once; a second start finds them), through its own connection.
+  const orm = await initOrm({ url: stack.databaseUrl, poolMax: 1 });
+  const demo = await seedDemo(orm.em.fork(), createSecretBox(stack.gatewaySecret)).finally(() => orm.close());
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -41,7 +45,7 @@ async function main(): Promise<void> {
     `  Temporal UI     ${stack.temporalUiUrl ?? '(not started)'}`,
     `  Temporal        ${stack.temporalAddress} (PostgreSQL persistence)`,
     `  S3              ${stack.s3.endpoint}`,
-    `  Demo API key    ${demoKey(createSecretBox(stack.gatewaySecret))}`,
+    `  Demo API key    ${demo.key}`,
     `  Admin token     ${stack.adminToken}`,
     '',
     `  Logs in ${path.join(dataDir, 'logs')}; Ctrl-C stops everything.`,

@@ -28,8 +28,6 @@ export interface StackOptions {
   /** Web UI port; 0 or undefined with headless: no UI. */
   uiPort?: number;
   headless?: boolean;
-  /** Seed the demo account (npm run stack); tests make their own. */
-  seedDemo?: boolean;
   /** Extra settings for every gateway process (tests: OUTBOUND_ALLOWLIST, LOG_LEVEL). */
   env?: Record<string, string>;
   log?: (msg: string) => void;
@@ -135,7 +133,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const apiProcesses = opts.apiProcesses ?? Number(SERVICES.api!.settings!.API_PROCESSES);
     const api = await startGatewayProcess({
       name: 'api', entry: 'src/api/main.ts', logPath: path.join(logs, 'api.log'),
-      env: childEnv({ ...SERVICES.api!.settings, API_PROCESSES: String(apiProcesses), PORT: String(port), HOST: '127.0.0.1', SEED_DEMO: String(opts.seedDemo ?? false) }),
+      env: childEnv({ ...SERVICES.api!.settings, API_PROCESSES: String(apiProcesses), PORT: String(port), HOST: '127.0.0.1' }),
       // The primary says so once every API process listens (one process: once it does).
       ready: async (file) => (await logSays(file, apiProcesses > 1 ? '"API cluster ready"' : '"API listening"')) && readyz(url),
     });

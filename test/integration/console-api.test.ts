@@ -32,7 +32,7 @@ describe('web console API', () => {
 
     const credits = await gw.request('GET', '/v1/console/credits', { key: token });
     expect(credits.status).toBe(200);
-    expect(credits.body.account).toEqual({ id: customer.accountId, name: expect.any(String), balance: 1000, reserved: 0, debt: null });
+    expect(credits.body.account).toEqual({ id: customer.accountId, name: expect.any(String), balance: 1000, reserved: 0, debt: 0 });
     expect(credits.body.key).toMatchObject({ id: customer.keyId, budget: 600, budget_left: 600, budget_monthly: 400, budget_monthly_left: 400 });
     // The same answer as the key itself gets.
     expect((await gw.request('GET', '/v1/console/credits', { key: customer.key })).body).toEqual(credits.body);

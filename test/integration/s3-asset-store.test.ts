@@ -115,7 +115,7 @@ describe('S3 asset store', () => {
   });
 
   it('rejects inconsistent settings with one readable message', () => {
-    expect(() => loadConfig({ ASSET_STORE: 's3' })).toThrow('S3_BUCKET: is required when ASSET_STORE=s3');
+    expect(() => loadConfig({ ASSET_STORE: 's3' })).toThrow('S3_BUCKET is required when ASSET_STORE=s3');
     expect(() => loadConfig({ ...s3.env, S3_SECRET_ACCESS_KEY: '' })).toThrow('set both or neither');
     expect(() => loadConfig({ ASSET_DELIVERY: 'redirect' })).toThrow('redirect needs ASSET_STORE=s3');
   });

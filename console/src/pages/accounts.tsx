@@ -5,7 +5,7 @@ import { credits, when } from '../format';
 import { useApi } from '../hooks';
 import { go } from '../router';
 
-interface AccountRow { id: string; name: string; balance: number; reserved: number; debt: number | null; active_keys: number; created_at: string }
+interface AccountRow { id: string; name: string; balance: number; reserved: number; debt: number; active_keys: number; created_at: string }
 interface LedgerRow { id: string; kind: string; amount: number; ref: string; reason: string | null; created_at: string }
 
 /** Every account with its wallet; one account's top-up form and ledger. */

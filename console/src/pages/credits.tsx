@@ -3,7 +3,7 @@ import { useApi } from '../hooks';
 import { Loading, Page, Problem, Stat } from '../components/ui';
 
 interface Credits {
-  account: { id: string; name: string; balance: number; reserved: number; debt: number | null };
+  account: { id: string; name: string; balance: number; reserved: number; debt: number };
   key: {
     id: string; name: string; prefix: string; rpm: number | null; budget: number | null; budget_spent: number; budget_reserved: number;
     budget_left: number | null; budget_monthly: number | null; month: string; month_spent: number; month_reserved: number; budget_monthly_left: number | null;
@@ -23,7 +23,7 @@ export function CreditsPage() {
           <div class="stats">
             <Stat label="Balance" value={credits(data.account.balance)} hint="spendable now" testId="balance" />
             <Stat label="Reserved" value={credits(data.account.reserved)} hint="held by running tasks and requests" testId="reserved" />
-            {data.account.debt !== null && <Stat label="Debt" value={credits(data.account.debt)} hint="owed; new work waits until it is paid" testId="debt" />}
+            <Stat label="Debt" value={credits(data.account.debt)} hint="owed; new work waits until it is paid" testId="debt" />
           </div>
           <h2>This key · {data.key.name} <span class="muted">({data.key.prefix}…)</span></h2>
           <table class="kv">

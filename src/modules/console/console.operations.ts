@@ -23,7 +23,7 @@ const ConsoleSession = z.object({
 
 const ConsoleCredits = z.object({
   object: z.literal('console.credits'),
-  account: z.object({ id: z.string(), name: z.string(), balance: credits, reserved: credits, debt: credits.nullable() }),
+  account: z.object({ id: z.string(), name: z.string(), balance: credits, reserved: credits, debt: credits }),
   key: z.object({
     id: z.string(), name: z.string(), prefix: z.string(), rpm: z.number().int().nullable(), models: z.array(z.string()).nullable(),
     expires_at: isoTime.nullable(), budget: credits.nullable(), budget_spent: credits, budget_reserved: credits,
@@ -52,11 +52,11 @@ const ConsoleTaskDetail = Task.extend({
 
 const AccountSummaryList = z.object({
   object: z.literal('list'),
-  data: z.array(z.object({ id: z.string(), name: z.string(), balance: credits, reserved: credits, debt: credits.nullable(), active_keys: z.number().int(), created_at: isoTime })),
+  data: z.array(z.object({ id: z.string(), name: z.string(), balance: credits, reserved: credits, debt: credits, active_keys: z.number().int(), created_at: isoTime })),
 });
 const LedgerList = z.object({
   object: z.literal('list'),
-  data: z.array(z.object({ id: z.string(), kind: z.enum(['topup', 'hold', 'capture', 'release']), amount: credits, ref: z.string(), reason: z.string().nullable(), created_at: isoTime })),
+  data: z.array(z.object({ id: z.string(), kind: z.enum(['topup', 'hold', 'capture', 'release', 'debt']), amount: credits, ref: z.string(), reason: z.string().nullable(), created_at: isoTime })),
 });
 const ChannelHealthList = z.object({
   object: z.literal('list'),

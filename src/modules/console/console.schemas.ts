@@ -25,7 +25,7 @@ export const WindowQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(200),
 });
 
-/** POST /console/api/admin/channels/{id}/test: which of the channel's models to call (default: its first). */
+/** POST /admin/console/channels/{id}/test: which of the channel's models to call (default: its first). */
 export const ChannelTestBody = z.strictObject({ model: z.string().min(1).max(200).optional() });
 
 /** POST /console/api/session: the API key or admin token to exchange. */

@@ -45,8 +45,7 @@ export function consumerConsoleRoutes(deps: ConsumerConsoleDeps): Router {
       object: 'console.credits',
       account: {
         id: account!.id, name: account!.name, balance: Number(account!.balance), reserved: Number(account!.reserved),
-        // The wallet's debt exists once billing records one; null where this database has no such column.
-        debt: num(account!.debt),
+        debt: Number(account!.debt),
       },
       key: {
         id: key!.id, name: key!.name, prefix: key!.prefix, rpm: num(key!.rpm), models: key!.models ?? null,

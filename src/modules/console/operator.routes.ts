@@ -37,7 +37,7 @@ export function operatorConsoleRoutes(deps: OperatorConsoleDeps): Router {
     ctx.body = {
       object: 'list',
       data: rows.map((a) => ({
-        id: a.id, name: a.name, balance: Number(a.balance), reserved: Number(a.reserved), debt: num(a.debt),
+        id: a.id, name: a.name, balance: Number(a.balance), reserved: Number(a.reserved), debt: Number(a.debt),
         active_keys: Number(a.active_keys), created_at: new Date(a.created_at as string).toISOString(),
       })),
     };
