@@ -117,17 +117,66 @@ export async function openStream(
   } catch (err) {
     throw transportError(call, err);
   }
-  if (!res.ok || !res.body) {
-    let text = '';
-    try {
-      text = await res.text();
-    } catch {
-      // The status already says enough.
-    }
-    throw errorFromReply(call, { status: res.status, headers: res.headers, text }, readError, { notFoundCode });
-  }
+  if (!res.ok || !res.body) throw await downloadError(call, res, readError, notFoundCode);
   const body = Readable.fromWeb(res.body as unknown as NodeReadableStream);
   return { body, contentType: res.headers.get('content-type') };
+}
+
+/** The classified error of a download that did not answer 2xx with a body. */
+async function downloadError(call: HttpCall, res: Response, readError: ErrorReader, notFoundCode: string): Promise<ProviderError> {
+  let text = '';
+  try {
+    text = await res.text();
+  } catch {
+    // The status already says enough.
+  }
+  return errorFromReply(call, { status: res.status, headers: res.headers, text }, readError, { notFoundCode });
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Redirects followed at most by openStreamFollowing. */
+const MAX_REDIRECTS = 5;
+
+/**
+ * Opens a download that may redirect (Gemini's file download answers 302 to a storage host). Each hop is
+ * followed by hand: the call's headers, which carry the credential, go only to `credentialOrigin`; a hop
+ * anywhere else gets none, so a redirect can never carry the key off the provider's own host. Only
+ * http(s) hops, at most five; one timeout covers them all. Non-2xx answers are classified and thrown.
+ */
+export async function openStreamFollowing(
+  call: HttpCall,
+  credentialOrigin: string,
+  readError: ErrorReader = () => ({}),
+  notFoundCode = 'not_found',
+): Promise<{ body: Readable; contentType: string | null }> {
+  const signal = AbortSignal.timeout(call.timeoutMs);
+  let url = call.url;
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    const trusted = new URL(url).origin === credentialOrigin;
+    const hopCall: HttpCall = { ...call, url, headers: trusted ? call.headers : { accept: call.headers?.accept ?? '*/*' } };
+    let res: Response;
+    try {
+      res = await fetch(url, { ...requestInit(hopCall, signal), redirect: 'manual' });
+    } catch (err) {
+      throw transportError(hopCall, err);
+    }
+    const location = res.headers.get('location');
+    if (REDIRECTS.has(res.status) && location) {
+      await res.body?.cancel().catch(() => undefined);
+      let next: URL;
+      try {
+        next = new URL(location, url);
+      } catch {
+        throw badResponse(call, `redirect to an invalid URL`, res.status);
+      }
+      if (next.protocol !== 'https:' && next.protocol !== 'http:') throw badResponse(call, `redirect to a ${next.protocol} URL`, res.status);
+      url = next.href;
+      continue;
+    }
+    if (!res.ok || !res.body) throw await downloadError(hopCall, res, readError, notFoundCode);
+    return { body: Readable.fromWeb(res.body as unknown as NodeReadableStream), contentType: res.headers.get('content-type') };
+  }
+  throw badResponse(call, `more than ${MAX_REDIRECTS} redirects`);
 }
 
 function requestInit(call: HttpCall, signal: AbortSignal): RequestInit {
