@@ -126,7 +126,8 @@ export class GeminiFake extends FakeProvider {
       return { name: job.id, done: true, response };
     }
     if (outcome.kind === 'fail') {
-      return { name: job.id, done: true, error: { code: Number(outcome.code ?? 13), message: outcome.message ?? 'Internal error encountered.' } };
+      const code = Number(outcome.code ?? 13);
+      return { name: job.id, done: true, error: { code: Number.isInteger(code) ? code : 13, message: outcome.message ?? 'Internal error encountered.' } };
     }
     const samples = this.outputs(job).map((f) => ({ video: { uri: `${this.url}/files/${f.token}:download?alt=media` } }));
     return {

@@ -4,7 +4,7 @@ import type { ErrorDetails, ErrorReader } from '../http';
 import { GeminiErrorBody } from './dto';
 
 /** How Google words a prompt refused by its safety rules. */
-const POLICY_WORDS = /usage guidelines|safety|responsible ai|blocked/i;
+const POLICY_WORDS = /usage guidelines|safety|responsible ai|blocked|nsfw|sensitive|prohibited/i;
 
 /** Reads `{"error":{code,message,status}}`; the `status` (RESOURCE_EXHAUSTED...) is the provider code. */
 export const readGeminiError: ErrorReader = (body): ErrorDetails => {
