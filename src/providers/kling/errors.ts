@@ -11,11 +11,14 @@ interface Classified {
 /**
  * Kling's documented codes. 1003/1004 (token not yet valid / expired) pass with a freshly signed token.
  * 1100-1102 (account exception, arrears, resource pack depleted) arrive as HTTP 429 but are final: no
- * retry pays a bill. 1302/1303 (rate, concurrency over the pack) pass with a backoff. 5000-5002 are Kling's.
+ * retry pays a bill (`upstream_auth_failed`, so the gateway disables the channel until the operator tops it
+ * up). 1302/1303 (rate, concurrency over the pack) pass with a backoff. 5000-5002 are Kling's.
  */
 export function classifyKlingCode(code: number): Classified | undefined {
   if (code === 1000 || code === 1001 || code === 1002) return { code: 'upstream_auth_failed', retryable: false };
-  if (code === 1003 || code === 1004) return { code: 'upstream_auth_failed', retryable: true };
+  // Not a refused credential (which disables the channel): the token was signed for this call, so the clock
+  // is off; another channel may pass.
+  if (code === 1003 || code === 1004) return { code: 'upstream_unavailable', retryable: true };
   if (code === 1100 || code === 1101 || code === 1102) return { code: 'upstream_auth_failed', retryable: false };
   if (code === 1103 || code === 1304) return { code: 'upstream_auth_failed', retryable: false };
   if (code >= 1200 && code <= 1203) return { code: 'invalid_request', retryable: false };

@@ -126,9 +126,9 @@ describe('the fake checks the JWT like Kling', () => {
     expect(p).toBeDefined();
   });
 
-  it('the adapter classifies 1004 as a passing auth failure and 1002 as final', async () => {
+  it('the adapter classifies 1004 as passing (not a refused credential, which would disable the channel) and 1002 as final', async () => {
     fake.failNextSubmits({ kind: 'unauthorized', code: '1004' });
-    await expect(provider.submit(channelFor(fake), video(), ctx)).rejects.toMatchObject({ code: 'upstream_auth_failed', retryable: true, providerCode: '1004' });
+    await expect(provider.submit(channelFor(fake), video(), ctx)).rejects.toMatchObject({ code: 'upstream_unavailable', retryable: true, providerCode: '1004' });
     const err = await providerError(provider.submit({ ...channelFor(fake), apiKey: `${fake.accessKey}:wrongsecretwrongsecret` }, video(), ctx));
     expect(err).toMatchObject({ code: 'upstream_auth_failed', retryable: false, providerCode: '1002', httpStatus: 401 });
     expectNoKey(err, 'wrongsecretwrongsecret');
