@@ -56,7 +56,7 @@ export function taskBody(request: MediaRequest, callbackUrl: string | undefined)
   const common = {
     ...withoutPriced(request.options, KLING_PRICED_KEYS),
     model_name: request.model,
-    prompt: request.prompt,
+    ...(request.prompt ? { prompt: request.prompt } : {}),
     ...(callbackUrl !== undefined ? { callback_url: callbackUrl } : {}),
   };
   if (request.kind === 'image') {
