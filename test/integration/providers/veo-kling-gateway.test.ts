@@ -147,6 +147,21 @@ describe('gemini and kling through the gateway', () => {
       expect(await accountOf(gw, customer.accountId)).toEqual(expect.objectContaining({ balance: 81, reserved: 0 }));
     });
 
+    it('price tiers by quality: pro at 12 a second is 60 for 5 s and goes upstream as mode pro; the default tier is std', async () => {
+      const fake = await startKlingFake({ jobPlan: FAST, callbacks: false });
+      const model = await modelOn('kling', 'kling-v2-6', {
+        category: 'video', pricing: { per_second: 7 }, default_duration: 5,
+        price_tiers: { by: 'quality', default: 'std', prices: { std: { per_second: 7 }, pro: { per_second: 12 } } },
+      }, fake);
+      const customer = await createCustomer(gw, { credits: 200 });
+      const pro = await gw.request('POST', '/v1/videos', { key: customer.key, body: { model, prompt: 'a fox', quality: 'pro' } });
+      expect(await waitForTask(gw, customer.key, pro.body.id)).toMatchObject({ status: 'succeeded', credits: { reserved: 60, charged: 60, refunded: 0 } });
+      const std = await gw.request('POST', '/v1/videos', { key: customer.key, body: { model, prompt: 'a fox' } });
+      expect(await waitForTask(gw, customer.key, std.body.id)).toMatchObject({ status: 'succeeded', credits: { reserved: 35, charged: 35, refunded: 0 } });
+      expect(fake.requestsTo('POST', '/v1/videos/text2video').map((r) => (r.body as { mode?: string }).mode)).toEqual(['pro', 'std']);
+      expect(await accountOf(gw, customer.accountId)).toEqual(expect.objectContaining({ balance: 105, reserved: 0 }));
+    });
+
     it('a depleted resource pack (HTTP 429, code 1102) is final: no other channel, refunded in full', async () => {
       const a = await startKlingFake({ jobPlan: FAST, callbacks: false });
       const b = await startKlingFake({ jobPlan: FAST, callbacks: false });
