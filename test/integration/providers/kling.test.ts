@@ -162,6 +162,12 @@ describe('errors', () => {
     expectNoKey(err, fake.apiKey);
   });
 
+  it('an error code inside HTTP 200 is still an error, classified by its code', async () => {
+    fake.failNextSubmits({ kind: 'invalid', status: 200, code: '1201' }, { kind: 'server_error', status: 200, code: '5002' });
+    await expect(provider.submit(channelFor(fake), video({ duration: 5 }), ctx)).rejects.toMatchObject({ code: 'invalid_request', retryable: false, httpStatus: 200, providerCode: '1201' });
+    await expect(provider.submit(channelFor(fake), video({ duration: 5 }), ctx)).rejects.toMatchObject({ code: 'upstream_unavailable', retryable: true, providerCode: '5002' });
+  });
+
   it('a depleted resource pack arrives as HTTP 429 code 1102 and is FINAL, not retryable', async () => {
     fake.setBalance(1);
     const err = await providerError(provider.submit(channelFor(fake), video({ duration: 5 }), ctx));
