@@ -2,12 +2,11 @@
 import { createGeminiProvider } from '../../../src/providers/gemini';
 import { startGeminiFake, type GeminiFake } from '../../fakes/gemini-fake';
 import {
-  SUBMIT_FAILURES,
   channelFor,
   ctx,
   download,
-  expectFailure,
   expectNoKey,
+  itClassifiesSubmitFailures,
   isMp4,
   mediaRequest,
   providerError,
@@ -124,12 +123,7 @@ describe('in-flight failures', () => {
 });
 
 describe('errors', () => {
-  it.each(SUBMIT_FAILURES.map((c) => [c.name, c] as const))('submit: %s', async (_name, c) => {
-    fake.failNextSubmits(c.fault);
-    const err = await providerError(provider.submit(channelFor(fake, c.settings), video({ duration: 4 }), ctx));
-    expectFailure(err, c);
-    expectNoKey(err, fake.apiKey);
-  });
+  itClassifiesSubmitFailures(provider, () => fake, video({ duration: 4 }));
 
   it('429 RESOURCE_EXHAUSTED: the wait comes from RetryInfo.retryDelay (Google sends no Retry-After)', async () => {
     fake.failNextSubmits({ kind: 'rate_limited', retryAfter: '27' });

@@ -4,12 +4,11 @@ import { createKlingProvider } from '../../../src/providers/kling';
 import { klingToken } from '../../../src/providers/kling/auth';
 import { startKlingFake, type KlingFake } from '../../fakes/kling-fake';
 import {
-  SUBMIT_FAILURES,
   channelFor,
   ctx,
   download,
-  expectFailure,
   expectNoKey,
+  itClassifiesSubmitFailures,
   isMp4,
   isPng,
   mediaRequest,
@@ -155,12 +154,7 @@ describe('in-flight failures', () => {
 });
 
 describe('errors', () => {
-  it.each(SUBMIT_FAILURES.map((c) => [c.name, c] as const))('submit: %s', async (_name, c) => {
-    fake.failNextSubmits(c.fault);
-    const err = await providerError(provider.submit(channelFor(fake, c.settings), video({ duration: 5 }), ctx));
-    expectFailure(err, c);
-    expectNoKey(err, fake.apiKey);
-  });
+  itClassifiesSubmitFailures(provider, () => fake, video({ duration: 5 }));
 
   it('an error code inside HTTP 200 is still an error, classified by its code', async () => {
     fake.failNextSubmits({ kind: 'invalid', status: 200, code: '1201' }, { kind: 'server_error', status: 200, code: '5002' });
