@@ -177,6 +177,11 @@ describe('gemini and kling through the gateway', () => {
       expect(a.requestsTo('POST', '/v1/videos/')).toHaveLength(1);
       expect(b.requests).toHaveLength(0);
       expect(await accountOf(gw, customer.accountId)).toEqual(expect.objectContaining({ balance: 100, reserved: 0 }));
+      // The account can't pay: the channel is disabled until the operator tops it up.
+      const listed = await gw.admin('GET', '/admin/channels');
+      const channels = (Array.isArray(listed) ? listed : listed.data) as { base_url: string; enabled: boolean }[];
+      expect(channels.find((c) => c.base_url === a.url)).toMatchObject({ enabled: false });
+      expect(channels.find((c) => c.base_url === b.url)).toMatchObject({ enabled: true });
     });
 
     it('concurrency over the pack (429, code 1303) moves the task to the next channel', async () => {
