@@ -176,3 +176,17 @@ export async function stepThrough(
   const final = await provider.status(channel, ref);
   return { submitted, queued, running, final, ref };
 }
+
+/** The shared SUBMIT_FAILURES table, each case classified by `provider` against its fake (key never echoed). */
+export function itClassifiesSubmitFailures(
+  provider: MediaProvider,
+  fake: () => { url: string; apiKey: string; failNextSubmits(...outcomes: Scripted[]): unknown },
+  request: MediaRequest,
+): void {
+  it.each(SUBMIT_FAILURES.map((c) => [c.name, c] as const))('submit: %s', async (_name, c) => {
+    fake().failNextSubmits(c.fault);
+    const err = await providerError(provider.submit(channelFor(fake(), c.settings), request, ctx));
+    expectFailure(err, c);
+    expectNoKey(err, fake().apiKey);
+  });
+}
