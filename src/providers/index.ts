@@ -3,6 +3,8 @@ import { createFalProvider } from './fal';
 import { createMockProvider } from './mock';
 import { createOpenAIProvider } from './openai';
 import { createReplicateProvider } from './replicate';
+import { createMiniMaxProvider } from './minimax';
+import { createDashScopeProvider } from './dashscope';
 import { createProviderRegistry, type ProviderRegistry } from './registry';
 
 /** Every provider the gateway ships: the built-in mock and the real protocols. */
@@ -13,6 +15,8 @@ export function createDefaultProviders(): ProviderRegistry {
     createArkProvider(),
     createReplicateProvider(),
     createFalProvider(),
+    createMiniMaxProvider(),
+    createDashScopeProvider(),
   ]);
 }
 

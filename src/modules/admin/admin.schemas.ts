@@ -101,7 +101,7 @@ export const CreateModelBody = z.strictObject({
   ...MediaUnitFields,
 }).superRefine(mediaUnitsComplete);
 
-export const PROVIDER_IDS = ['openai', 'ark', 'replicate', 'fal', 'mock'] as const;
+export const PROVIDER_IDS = ['openai', 'ark', 'replicate', 'fal', 'mock', 'minimax', 'dashscope'] as const;
 
 const channelModels = z.union([
   z.array(z.string().min(1).max(200)).min(1),
