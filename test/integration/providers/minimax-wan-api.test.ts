@@ -112,6 +112,22 @@ describe('minimax and dashscope through the API', () => {
       expect(wan.requestsTo('POST', /\/tasks\/[^/]+\/cancel$/)).toHaveLength(1);
     });
 
+    it('InternalError in flight moves the task to the next channel: charged once, for what the second made', async () => {
+      const failing = await startDashScopeFake({ jobPlan: { ...FAST, outcome: { kind: 'fail', code: 'InternalError.Algo' } } });
+      const healthy = await startDashScopeFake({ jobPlan: { ...FAST, seconds: 5 } });
+      const model = uniqueId('mw-dashscope');
+      await gw.admin('POST', '/admin/models', { id: model, category: 'video', pricing: { per_second: 2 }, default_duration: 5 });
+      await channel('dashscope', failing, model, 'wan2.5-t2v-preview', 30);
+      await channel('dashscope', healthy, model, 'wan2.5-t2v-preview', 20);
+      const customer = await createCustomer(gw, { credits: 100 });
+      const created = await gw.request('POST', '/v1/videos', { key: customer.key, body: { model, prompt: 'a fox' } });
+      const task = await waitForTask(gw, customer.key, created.body.id, { timeoutMs: 20_000 });
+      expect(task).toMatchObject({ status: 'succeeded', credits: { reserved: 10, charged: 10, refunded: 0 } });
+      expect(failing.requestsTo('POST', WAN_VIDEO)).toHaveLength(1);
+      expect(healthy.requestsTo('POST', WAN_VIDEO)).toHaveLength(1);
+      expect(await ledger(created.body.id)).toEqual({ hold: 10, capture: 10 });
+    });
+
     it('DataInspectionFailed in flight: final, refunded in full, no other channel asked', async () => {
       const wan = await startDashScopeFake({ jobPlan: { ...FAST, outcome: { kind: 'fail', code: 'DataInspectionFailed', message: 'Output data may contain inappropriate content.' } } });
       const spare = await startDashScopeFake({ jobPlan: FAST });
@@ -137,6 +153,17 @@ describe('minimax and dashscope through the API', () => {
       expect(mm.requestsTo('POST', MINIMAX_VIDEO)[0].body).toMatchObject({ model: 'MiniMax-Hailuo-02', duration: 6, resolution: '768P' });
       mm.expireOutputs();
       expect((await fetch(task.output[0].url)).status).toBe(200);
+    });
+
+    it('a video that ends Fail with 1027 (sensitive output): final, refunded in full', async () => {
+      const mm = await startMiniMaxFake({ jobPlan: { ...FAST, outcome: { kind: 'fail', code: '1027', message: 'output new_sensitive' } } });
+      const model = await modelOn('minimax', mm, 'MiniMax-Hailuo-02', { category: 'video', pricing: { per_second: 2 }, default_duration: 6 });
+      const customer = await createCustomer(gw, { credits: 100 });
+      const created = await gw.request('POST', '/v1/videos', { key: customer.key, body: { model, prompt: 'a fox' } });
+      const task = await waitForTask(gw, customer.key, created.body.id, { timeoutMs: 15_000 });
+      expect(task).toMatchObject({ status: 'failed', error: { code: 'content_policy_violation' }, credits: { reserved: 12, charged: 0, refunded: 12 } });
+      expect(await ledger(created.body.id)).toEqual({ hold: 12, release: 12 });
+      expect(await accountOf(gw, customer.accountId)).toEqual(expect.objectContaining({ balance: 100, reserved: 0 }));
     });
 
     it('options.duration naming a priced field is refused: nothing reserved or sent', async () => {

@@ -297,22 +297,6 @@ describe('callbacks', () => {
     }
   });
 
-  it('readCallback: challenge, lowercase and capitalised statuses, forged or malformed bodies', () => {
-    const read = (body: unknown) => provider.readCallback!(channelFor(fake), { headers: {}, rawBody: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)) });
-    expect(read({ challenge: 'abc123' })).toEqual({ kind: 'challenge', reply: { challenge: 'abc123' } });
-    expect(read({ task_id: '106916112212032', status: 'success', file_id: '1', base_resp: { status_code: 0 } })).toEqual({ kind: 'job-update', jobId: '106916112212032' });
-    expect(read({ task_id: 106916112212032, status: 'Success' })).toEqual({ kind: 'job-update', jobId: '106916112212032' });
-    for (const forged of ['not json', '[]', { status: 'success' }, { task_id: '../../etc', status: 'success' }, { task_id: '1' }, { challenge: '' }, { challenge: 'x'.repeat(600) }]) {
-      let thrown: unknown;
-      try {
-        read(forged);
-      } catch (err) {
-        thrown = err;
-      }
-      expect(thrown).toMatchObject({ code: 'invalid_request', retryable: false });
-    }
-  });
-
   it('the fake can be told not to call back', async () => {
     fake.sendCallbacks = false;
     const rx = await receiver();
