@@ -7,7 +7,8 @@
  * Its traps: creation without `X-DashScope-Async: enable` is refused (403 AccessDenied, as these models
  * have no synchronous call); statuses PENDING, RUNNING, SUCCEEDED, FAILED and `CANCELED` (one L); a task
  * id it never issued reads `UNKNOWN` with HTTP 200; cancel works only while PENDING (400
- * UnsupportedOperation once RUNNING); unknown models answer 404 ModelNotFound; a FAILED task carries
+ * UnsupportedOperation once RUNNING: DashScope documents only that PENDING tasks can be cancelled, the
+ * exact refusal is unconfirmed, so the adapter never relies on it and reads the task first); unknown models answer 404 ModelNotFound; a FAILED task carries
  * `output.code` (`DataInspectionFailed` for moderation); `Arrearage` (an overdue account) is a 400; an image
  * task can partly succeed (plan `outputs` below `n`: the rest are results with a code); `video_url`s and
  * image URLs expire (24 h by default) and then answer 403; usage reports `video_duration` (plan `seconds`).

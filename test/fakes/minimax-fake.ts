@@ -12,6 +12,7 @@
  *
  * Callbacks: a video created with `callback_url` first gets `{"challenge"}` POSTed there, which must be
  * echoed within 3 s; once echoed, each status change is pushed (lowercase `processing`/`success`/`failed`).
+ * What MiniMax does after a failed handshake is undocumented: this fake keeps the task and pushes nothing.
  * `sendCallbacks = false` turns that off. Fault operations: `submit` (video and music), `status`,
  * `result` (files/retrieve), `file`.
  */
