@@ -5,6 +5,7 @@
  * cancel with `POST /tasks/{id}/cancel` (PENDING only). Plain HTTP against `channel.baseUrl` (the region's
  * `.../api/v1`); never retries.
  */
+import { cancelWhileQueued } from '../cancel-queued';
 import { badResponse, joinUrl, parseBody, parseChannelSettings, sendOk, type HttpCall } from '../http';
 import {
   ProviderError,
@@ -86,20 +87,11 @@ export function createDashScopeProvider(): MediaProvider {
    * and the cancel, DashScope refuses it and the task is read again.
    */
   async function cancel(channel: ChannelAccess, job: JobRef): Promise<CancelOutcome> {
-    const before = await fetchTask(channel, job, 'cancel');
-    if (before.status === 'processing') return 'not_cancellable';
-    if (before.status !== 'queued') return 'already_finished';
-    const c = call(channel, 'cancel', 'POST', `tasks/${encodeURIComponent(job.jobId)}/cancel`);
-    try {
-      await ok(c, 'not_found');
-      return 'cancelled';
-    } catch (err) {
-      if (!(err instanceof ProviderError) || err.httpStatus !== 400) throw err;
-    }
-    const after = await fetchTask(channel, job, 'cancel');
-    if (after.status === 'cancelled') return 'cancelled';
-    if (after.status === 'queued' || after.status === 'processing') return 'not_cancellable';
-    return 'already_finished';
+    return cancelWhileQueued({
+      read: () => fetchTask(channel, job, 'cancel'),
+      send: () => ok(call(channel, 'cancel', 'POST', `tasks/${encodeURIComponent(job.jobId)}/cancel`), 'not_found'),
+      refusedStatuses: [400],
+    });
   }
 
   return {
