@@ -5,6 +5,8 @@ import { createOpenAIProvider } from './openai';
 import { createReplicateProvider } from './replicate';
 import { createGeminiProvider } from './gemini';
 import { createKlingProvider } from './kling';
+import { createMiniMaxProvider } from './minimax';
+import { createDashScopeProvider } from './dashscope';
 import { createProviderRegistry, type ProviderRegistry } from './registry';
 
 /** Every provider the gateway ships: the built-in mock and the real protocols. */
@@ -17,6 +19,8 @@ export function createDefaultProviders(): ProviderRegistry {
     createFalProvider(),
     createGeminiProvider(),
     createKlingProvider(),
+    createMiniMaxProvider(),
+    createDashScopeProvider(),
   ]);
 }
 

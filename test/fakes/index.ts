@@ -9,3 +9,5 @@ export { FAL_REQUEST_ERROR_TYPES, FalFake, startFalFake, type FalAudioKey, type 
 export { HTML_WITH_SCRIPT, SVG_WITH_SCRIPT, type OutputServing } from './rough-outputs';
 export { GeminiFake, VEO_MODELS, startGeminiFake } from './gemini-fake';
 export { KLING_IMAGE_MODELS, KLING_VIDEO_MODELS, KlingFake, startKlingFake, type KlingCallbackSent, type KlingFakeOptions } from './kling-fake';
+export { MiniMaxFake, startMiniMaxFake, unknownMiniMaxTaskId, type MiniMaxFakeOptions, type SentCallback } from './minimax-fake';
+export { DashScopeFake, startDashScopeFake } from './dashscope-fake';
