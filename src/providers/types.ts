@@ -147,7 +147,10 @@ export interface OpenedOutput {
 
 /** A download on the channel's own host, made by the gateway for the adapter (see `openOutput`). */
 export interface OutputRequest {
-  /** Under the channel's base URL: the operator's choice, so only its redirects are checked. */
+  /**
+   * Under the channel's base URL: the operator's choice, so only its redirects are checked. A URL on another
+   * origin (a fresh pre-signed link from the provider's API) is checked like any output URL, first hop too.
+   */
   url: string;
   /** The credential for that host; dropped on a redirect to another origin. */
   headers: Record<string, string>;

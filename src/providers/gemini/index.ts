@@ -9,7 +9,6 @@ import {
   badResponse,
   errorFromReply,
   joinUrl,
-  openStreamFollowing,
   parseBody,
   parseChannelSettings,
   send,
@@ -24,6 +23,7 @@ import {
   type MediaProvider,
   type MediaRequest,
   type OpenedOutput,
+  type OutputRequest,
   type ProviderJob,
   type ProviderOutput,
 } from '../types';
@@ -99,15 +99,16 @@ export function createGeminiProvider(): MediaProvider {
   }
 
   /**
-   * The file URI needs the key and answers with a redirect to storage: the key goes in the header, only to
-   * the channel's own origin (a URI elsewhere is refused), and every redirect is followed without it.
+   * The file URI needs the key and answers with a redirect to storage: the gateway makes that request
+   * through its guarded client, which trusts only this first hop (so a URI off the channel's origin is
+   * refused here) and drops the key on the redirect to another origin.
    */
-  async function openOutput(channel: ChannelAccess, _job: JobRef, output: ProviderOutput): Promise<OpenedOutput> {
+  async function openOutput(channel: ChannelAccess, _job: JobRef, output: ProviderOutput): Promise<OpenedOutput | { request: OutputRequest }> {
     if (output.base64 !== undefined) {
       return { body: Readable.from(Buffer.from(output.base64, 'base64')), contentType: output.contentType ?? 'video/mp4' };
     }
     const settings = parseChannelSettings(PROVIDER, GeminiSettings, channel);
-    const c = { ...call(channel, 'output', 'GET', output.url ?? ''), timeoutMs: settings.outputTimeoutMs };
+    const c = call(channel, 'output', 'GET', output.url ?? '');
     const origin = new URL(channel.baseUrl).origin;
     let fileOrigin: string | undefined;
     try {
@@ -118,8 +119,7 @@ export function createGeminiProvider(): MediaProvider {
     if (fileOrigin !== origin) {
       throw new ProviderError({ code: 'bad_response', retryable: false, message: `gemini output: the video URI is not on the channel's origin ${origin}` });
     }
-    const opened = await openStreamFollowing({ ...c, headers: { ...c.headers, accept: '*/*' } }, origin, readGeminiError);
-    return { body: opened.body, contentType: opened.contentType ?? output.contentType ?? 'video/mp4' };
+    return { request: { url: c.url, headers: { ...c.headers!, accept: '*/*' }, timeoutMs: settings.outputTimeoutMs } };
   }
 
   return {

@@ -12,7 +12,6 @@ import {
   errorFromReply,
   isRecord,
   joinUrl,
-  openStream,
   parseBody,
   parseChannelSettings,
   retryAfterMs,
@@ -27,6 +26,7 @@ import {
   type MediaProvider,
   type MediaRequest,
   type OpenedOutput,
+  type OutputRequest,
   type ProviderCallback,
   type ProviderCallbackResult,
   type ProviderJob,
@@ -143,27 +143,22 @@ export function createMiniMaxProvider(): MediaProvider {
   }
 
   /**
-   * Download URLs expire (hours), so a video is opened from a fresh `files/retrieve` of its file id; the URL
-   * is a pre-signed CDN link, fetched without the key. Inline music is decoded.
+   * Download URLs expire (hours), so a video is downloaded from a fresh `files/retrieve` of its file id (an
+   * API call with the key); the link itself is a pre-signed CDN URL on another host, which the gateway gets
+   * without the key, guarded. Inline music is decoded.
    */
-  async function openOutput(channel: ChannelAccess, job: JobRef, output: ProviderOutput): Promise<OpenedOutput> {
+  async function openOutput(channel: ChannelAccess, job: JobRef, output: ProviderOutput): Promise<OpenedOutput | { request: OutputRequest } | null> {
     if (output.base64 !== undefined) {
       return { body: Readable.from(Buffer.from(output.base64, 'base64')), contentType: output.contentType ?? 'audio/mpeg' };
     }
-    const settings = parseChannelSettings(PROVIDER, MiniMaxSettings, channel);
     const fileId = job.handles?.fileId;
-    const url = fileId ? await retrieveFile(channel, fileId, 'output') : output.url;
-    if (!url) throw new ProviderError({ code: 'bad_response', retryable: false, message: 'minimax output has neither url nor file id' });
-    const opened = await openStream({
-      provider: PROVIDER,
-      operation: 'output',
-      method: 'GET',
-      url,
-      timeoutMs: settings.outputTimeoutMs,
-      secrets: [channel.apiKey],
-      headers: { accept: '*/*' },
-    });
-    return { body: opened.body, contentType: opened.contentType ?? output.contentType ?? 'video/mp4' };
+    if (!fileId) {
+      if (!output.url) throw new ProviderError({ code: 'bad_response', retryable: false, message: 'minimax output has neither url nor file id' });
+      return null;
+    }
+    const settings = parseChannelSettings(PROVIDER, MiniMaxSettings, channel);
+    const url = await retrieveFile(channel, fileId, 'output');
+    return { request: { url, headers: { accept: '*/*' }, timeoutMs: settings.outputTimeoutMs } };
   }
 
   /**

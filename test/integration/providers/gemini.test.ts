@@ -9,6 +9,7 @@ import {
   itClassifiesSubmitFailures,
   isMp4,
   mediaRequest,
+  openThroughGateway,
   providerError,
   readAll,
   run,
@@ -53,26 +54,29 @@ describe('success', () => {
     expect(final).toMatchObject({ status: 'succeeded', progress: 100, usage: { seconds: 8 } });
     expect(final.outputs).toEqual([{ url: expect.stringContaining('/v1beta/files/'), contentType: 'video/mp4' }]);
 
-    // A plain GET without the key is refused; openOutput sends it, follows the 302 and drops it off-origin.
+    // A plain GET without the key is refused; openOutput asks the gateway for a request with the key, whose
+    // guarded client follows the 302 and drops the key off-origin.
     expect((await download(final.outputs[0].url!)).status).toBe(403);
-    const opened = await provider.openOutput!(channelFor(fake), ref, final.outputs[0]);
-    expect(isMp4(await readAll(opened.body))).toBe(true);
+    expect(await provider.openOutput!(channelFor(fake), ref, final.outputs[0])).toEqual({
+      request: { url: final.outputs[0].url, headers: { 'x-goog-api-key': fake.apiKey, accept: '*/*' }, timeoutMs: 600_000 },
+    });
+    fake.clearRequests();
+    const opened = await openThroughGateway(provider, channelFor(fake), ref, final.outputs[0]);
+    expect(isMp4(opened.bytes)).toBe(true);
     expect(opened.contentType).toBe('video/mp4');
     const hops = fake.requests.filter((r) => r.path.includes('/files/'));
     expect(hops.map((r) => [r.headers.host?.split(':')[0], r.headers['x-goog-api-key'] !== undefined])).toEqual([
-      ['127.0.0.1', false],
       ['127.0.0.1', true],
       ['localhost', false],
     ]);
     expect(fake.keyLeaks()).toBe(0);
   });
 
-  it('the file is gone after its retention: openOutput fails with not_found, not retryable', async () => {
+  it('the file is gone after its retention: its download answers 404 (final for the asset step)', async () => {
     fake.setOutputTtlMs(300);
     const { final, ref } = await run(provider, channelFor(fake), video({ duration: 4 }));
     await sleep(350);
-    const err = await providerError(provider.openOutput!(channelFor(fake), ref, final.outputs[0]));
-    expect(err).toMatchObject({ code: 'not_found', retryable: false, httpStatus: 404 });
+    expect((await openThroughGateway(provider, channelFor(fake), ref, final.outputs[0])).status).toBe(404);
   });
 
   it('never sends the key to a video URI on another origin', async () => {
@@ -84,7 +88,7 @@ describe('success', () => {
     expect(fake.requests).toHaveLength(0);
   });
 
-  it('a redirect loop ends as a bad response', async () => {
+  it('a redirect loop ends in a refusal of the guarded client', async () => {
     const http = await import('node:http');
     const loop = http.createServer((_req, res) => {
       res.writeHead(302, { location: '/again' });
@@ -93,9 +97,8 @@ describe('success', () => {
     await new Promise<void>((resolve) => loop.listen(0, '127.0.0.1', () => resolve()));
     try {
       const base = `http://127.0.0.1:${(loop.address() as { port: number }).port}/v1beta`;
-      const err = await providerError(provider.openOutput!({ ...channelFor(fake), baseUrl: base }, { jobId: 'x', request: video() }, { url: `${base}/files/a:download?alt=media` }));
-      expect(err).toMatchObject({ code: 'bad_response' });
-      expect(err.message).toContain('redirects');
+      const channel = { ...channelFor(fake), baseUrl: base };
+      await expect(openThroughGateway(provider, channel, { jobId: 'x', request: video() }, { url: `${base}/files/a:download?alt=media` })).rejects.toThrow('more than 5 redirects');
     } finally {
       loop.close();
     }

@@ -11,6 +11,7 @@ import {
   expectNoKey,
   isMp4,
   mediaRequest,
+  openThroughGateway,
   providerError,
   readAll,
   run,
@@ -83,9 +84,14 @@ describe('video', () => {
     const { final, ref } = await run(provider, channelFor(fake), video());
     await sleep(350);
     expect((await download(final.outputs[0].url!)).status).toBe(403);
-    const opened = await provider.openOutput!(channelFor(fake), { ...ref, handles: final.handles }, final.outputs[0]);
-    expect(isMp4(await readAll(opened.body))).toBe(true);
-    expect(fake.requestsTo('GET', '/v1/files/retrieve')).toHaveLength(2);
+    const fresh = await provider.openOutput!(channelFor(fake), { ...ref, handles: final.handles }, final.outputs[0]);
+    // The fresh link is pre-signed: the gateway gets it without the key (and guarded, off the channel's origin).
+    expect(fresh).toEqual({ request: { url: expect.any(String), headers: { accept: '*/*' }, timeoutMs: 600_000 } });
+    expect((fresh as { request: { url: string } }).request.url).not.toBe(final.outputs[0].url);
+    const opened = await openThroughGateway(provider, channelFor(fake), { ...ref, handles: final.handles }, final.outputs[0]);
+    expect(opened.status).toBe(200);
+    expect(isMp4(opened.bytes)).toBe(true);
+    expect(fake.requestsTo('GET', '/v1/files/retrieve')).toHaveLength(3);
   });
 
   it.each([
@@ -132,8 +138,8 @@ describe('music', () => {
     expect(bytes.equals(fake.lastJob().extra.audio as Buffer)).toBe(true);
     expect(bytes.subarray(0, 3).toString('latin1')).toBe('ID3');
     expect(job.outputs[0]).toMatchObject({ contentType: 'audio/mpeg' });
-    const opened = await provider.openOutput!(channelFor(fake), { jobId: job.jobId, request: music() }, job.outputs[0]);
-    expect((await readAll(opened.body)).equals(bytes)).toBe(true);
+    const opened = await openThroughGateway(provider, channelFor(fake), { jobId: job.jobId, request: music() }, job.outputs[0]);
+    expect(opened.bytes.equals(bytes)).toBe(true);
   });
 
   it('wav comes back as audio/wav; options cannot ask for a URL or a stream', async () => {
