@@ -109,8 +109,9 @@ export function createAssetActivities(deps: ActivityDeps) {
         const response = await client.request(url, {
           timeoutMs: Math.min(timeoutMs, request?.timeoutMs ?? timeoutMs),
           maxRedirects: MAX_REDIRECTS,
-          // An adapter's request is on its channel's host, the operator's choice; only its redirects are checked.
-          ...(request ? { headers: request.headers, trustFirstHop: true } : { headers: { accept: '*/*' } }),
+          // An adapter's request on its channel's origin (the operator's choice) skips the guard on that first
+          // hop; one elsewhere (a fresh pre-signed link the provider gave) is checked like any output URL.
+          ...(request ? { headers: request.headers, trustFirstHop: sameOrigin(request.url, access.baseUrl) } : { headers: { accept: '*/*' } }),
         });
         if (response.status < 200 || response.status > 299) {
           response.body.resume();
@@ -156,4 +157,13 @@ function outputFailure(code: 'output_unavailable' | 'output_refused' | 'output_t
     nonRetryable: true,
     details: [{ code, message, retryable: false } satisfies AttemptFailure],
   });
+}
+
+/** True when both URLs parse and share scheme, host and port. */
+function sameOrigin(url: string, base: string): boolean {
+  try {
+    return new URL(url).origin === new URL(base).origin;
+  } catch {
+    return false;
+  }
 }

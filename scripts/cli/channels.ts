@@ -29,7 +29,7 @@ function circuit(c: Channel): string {
 export const channels: CommandGroup = {
   add: {
     usage: '--name N --provider P --base-url U --api-key K --models a,b|a=upstream,b=upstream [--priority N] [--weight N] [--groups g1,g2]',
-    summary: 'Add an upstream channel (provider: openai, ark, replicate, fal, mock)',
+    summary: 'Add an upstream channel (provider: openai, ark, replicate, fal, mock, minimax, dashscope)',
     options: {
       name: flag.string, provider: flag.string, 'base-url': flag.string, 'api-key': flag.string, models: flag.string,
       priority: flag.string, weight: flag.string, groups: flag.string,

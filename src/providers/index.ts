@@ -3,6 +3,10 @@ import { createFalProvider } from './fal';
 import { createMockProvider } from './mock';
 import { createOpenAIProvider } from './openai';
 import { createReplicateProvider } from './replicate';
+import { createGeminiProvider } from './gemini';
+import { createKlingProvider } from './kling';
+import { createMiniMaxProvider } from './minimax';
+import { createDashScopeProvider } from './dashscope';
 import { createProviderRegistry, type ProviderRegistry } from './registry';
 
 /** Every provider the gateway ships: the built-in mock and the real protocols. */
@@ -13,6 +17,10 @@ export function createDefaultProviders(): ProviderRegistry {
     createArkProvider(),
     createReplicateProvider(),
     createFalProvider(),
+    createGeminiProvider(),
+    createKlingProvider(),
+    createMiniMaxProvider(),
+    createDashScopeProvider(),
   ]);
 }
 

@@ -7,6 +7,8 @@
 import {
   startArkFake,
   startFalFake,
+  startGeminiFake,
+  startKlingFake,
   startOpenAIFake,
   startReplicateFake,
   type FakeProvider,
@@ -17,7 +19,7 @@ import {
 import { accountOf, eventually } from '../support/checks';
 import { createCustomer, startTestGateway, uniqueId, waitForTask, type TestGateway } from '../support/harness';
 
-type ProviderId = 'openai' | 'ark' | 'replicate' | 'fal';
+type ProviderId = 'openai' | 'ark' | 'replicate' | 'fal' | 'gemini' | 'kling';
 
 /** What differs between adapters in these scenarios. */
 interface AdapterCase {
@@ -80,6 +82,25 @@ const CASES: AdapterCase[] = [
     infraFailure: { kind: 'fail', code: 'runner_disconnected', message: 'The runner disconnected while processing the request.' },
     cancelPlan: RUNNING_FOREVER,
     cancelMethod: 'PUT',
+  },
+  {
+    provider: 'gemini',
+    start: () => startGeminiFake({ jobPlan: FAST }),
+    upstream: ['veo-3.1-generate-preview', 'veo-3.1-fast-generate-preview', 'veo-3.1-lite-generate-preview'],
+    submitted: (fake) =>
+      fake.requestsTo('POST', /:predictLongRunning$/).map((r) => decodeURIComponent(r.path.split('/')[3]!.replace(/:predictLongRunning$/, ''))),
+    infraFailure: { kind: 'fail', code: '13', message: 'Internal error encountered.' },
+    cancelPlan: RUNNING_FOREVER,
+    cancelMethod: null,
+  },
+  {
+    provider: 'kling',
+    start: () => startKlingFake({ jobPlan: FAST, callbacks: false }),
+    upstream: ['kling-v2-6', 'kling-v2-5-turbo', 'kling-v3'],
+    submitted: (fake) => fake.requestsTo('POST', /^\/v1\/videos\//).map((r) => String((r.body as { model_name?: unknown }).model_name)),
+    infraFailure: { kind: 'fail', message: 'internal error, please try again later' },
+    cancelPlan: RUNNING_FOREVER,
+    cancelMethod: null,
   },
 ];
 

@@ -7,6 +7,10 @@ import fc from 'fast-check';
 import { quoteMedia, type QuotedModel } from '../../src/billing/media-quote';
 import { createDefaultProviders } from '../../src/providers';
 import { ARK_PRICED_KEYS, taskBody } from '../../src/providers/ark/mapping';
+import { GeminiSettings } from '../../src/providers/gemini';
+import { videoBody as veoBody } from '../../src/providers/gemini/mapping';
+import { taskBody as klingBody } from '../../src/providers/kling/mapping';
+import { ProviderError } from '../../src/providers/types';
 import { modelInput } from '../../src/providers/fal/mapping';
 import { decodeJobId } from '../../src/providers/mock/mock-job';
 import { imageBody, videoBody } from '../../src/providers/openai/mapping';
@@ -67,6 +71,18 @@ const ADAPTERS: AdapterCase[] = [
     id: 'fal', kind: 'video',
     send: async (r) => { const i = modelInput(r, undefined); return { seconds: i.duration as number, stray: strayOf(i, ['num_frames', 'seconds_total', 'num_images']) }; },
   },
+  {
+    id: 'gemini', kind: 'video',
+    send: async (r) => { const p = veoBody(r, GeminiSettings.parse({})).parameters as Record<string, unknown>; return { seconds: p.durationSeconds as number, stray: strayOf(p, ['numberOfVideos', 'generateAudio']).concat(p.sampleCount === 1 ? [] : ['sampleCount']) }; },
+  },
+  {
+    id: 'kling', kind: 'video',
+    send: async (r) => klingRefusedOr(r, (b) => ({ seconds: Number(b.duration), stray: strayOf(b, ['n', 'sound', 'model']) })),
+  },
+  {
+    id: 'kling', kind: 'image',
+    send: async (r) => klingRefusedOr(r, (b) => ({ images: b.n as number, stray: strayOf(b, ['duration', 'mode', 'sound', 'model']) })),
+  },
   ...(['image', 'video'] as const).map((kind): AdapterCase => ({
     id: 'mock', kind,
     send: async (r) => {
@@ -75,6 +91,19 @@ const ADAPTERS: AdapterCase[] = [
     },
   })),
 ];
+
+/**
+ * Kling's body, read by `read`. A priced value Kling can't honour (a quality other than std/pro, an image
+ * resolution other than 1k/2k) is refused before anything is sent: then nothing beyond the price goes out.
+ */
+function klingRefusedOr(r: MediaRequest, read: (body: Record<string, unknown>) => Sent): Sent {
+  try {
+    return read(klingBody(r, undefined));
+  } catch (err) {
+    if (!(err instanceof ProviderError) || err.code !== 'invalid_request') throw err;
+    return r.kind === 'image' ? { images: r.n ?? 1, stray: [] } : { seconds: r.duration, stray: [] };
+  }
+}
 
 /** A value that would buy more than was paid for, for each priced key. */
 function hostileValue(key: string): unknown {

@@ -3,6 +3,7 @@
  * `POST /contents/generations/tasks`, poll `GET .../tasks/{id}`, cancel with `DELETE .../tasks/{id}` while
  * queued. Plain HTTP against `channel.baseUrl` (`.../api/v3`); never retries.
  */
+import { cancelWhileQueued } from '../cancel-queued';
 import { badResponse, joinUrl, parseBody, parseChannelSettings, sendOk, type HttpCall } from '../http';
 import {
   ProviderError,
@@ -69,21 +70,11 @@ export function createArkProvider(): MediaProvider {
    * If the task starts between the read and the DELETE, Ark refuses and the task is read again.
    */
   async function cancel(channel: ChannelAccess, job: JobRef): Promise<CancelOutcome> {
-    const before = await fetchTask(channel, job, 'cancel');
-    if (before.status === 'processing') return 'not_cancellable';
-    if (before.status !== 'queued') return 'already_finished';
-    const c = call(channel, 'cancel', 'DELETE', `${TASKS}/${encodeURIComponent(job.jobId)}`);
-    try {
-      await sendOk(c, readArkError, { notFoundCode: 'not_found' });
-      return 'cancelled';
-    } catch (err) {
-      // Ark refuses the DELETE when the task left the queue meanwhile; any other failure is reported.
-      if (!(err instanceof ProviderError) || !REFUSED.includes(err.httpStatus ?? 0)) throw err;
-    }
-    const after = await fetchTask(channel, job, 'cancel');
-    if (after.status === 'cancelled') return 'cancelled';
-    if (after.status === 'queued' || after.status === 'processing') return 'not_cancellable';
-    return 'already_finished';
+    return cancelWhileQueued({
+      read: () => fetchTask(channel, job, 'cancel'),
+      send: () => sendOk(call(channel, 'cancel', 'DELETE', `${TASKS}/${encodeURIComponent(job.jobId)}`), readArkError, { notFoundCode: 'not_found' }),
+      refusedStatuses: REFUSED,
+    });
   }
 
   return {

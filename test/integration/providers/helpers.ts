@@ -1,6 +1,8 @@
 /** Shared helpers of the provider adapter tests (adapters against their fakes over real HTTP). */
 import type { Readable } from 'node:stream';
 import type { Scripted } from '../../fakes/fake-server';
+import { createOutboundClient } from '../../../src/net/outbound-client';
+import { createOutboundGuard } from '../../../src/net/outbound-guard';
 import {
   ProviderError,
   type ChannelAccess,
@@ -8,6 +10,7 @@ import {
   type MediaProvider,
   type MediaRequest,
   type ProviderJob,
+  type ProviderOutput,
 } from '../../../src/providers/types';
 
 /** A channel pointing at a fake. */
@@ -67,6 +70,29 @@ export async function run(
 export async function download(url: string): Promise<{ status: number; bytes: Buffer; contentType: string | null }> {
   const res = await fetch(url);
   return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()), contentType: res.headers.get('content-type') };
+}
+
+/** The guarded client as the tests' gateway has it (OUTBOUND_ALLOWLIST of the harness). */
+const outbound = createOutboundClient(createOutboundGuard({ allowlist: ['127.0.0.1/32', '::1'] }));
+
+/**
+ * An output as the gateway's asset step gets it: the adapter's bytes, or its request (trusted on the
+ * channel's origin only, credentials dropped off it) or the plain URL, fetched through the guarded client.
+ */
+export async function openThroughGateway(
+  provider: MediaProvider,
+  channel: ChannelAccess,
+  ref: JobRef,
+  output: ProviderOutput,
+): Promise<{ status: number; bytes: Buffer; contentType: string | null }> {
+  const opened = provider.openOutput ? await provider.openOutput(channel, ref, output) : null;
+  if (opened && 'body' in opened) return { status: 200, bytes: await readAll(opened.body), contentType: opened.contentType };
+  const request = opened?.request;
+  const url = request?.url ?? output.url!;
+  const onChannel = new URL(url).origin === new URL(channel.baseUrl).origin;
+  const res = await outbound.request(url, { timeoutMs: 10_000, maxRedirects: 5, headers: request?.headers ?? { accept: '*/*' }, trustFirstHop: request !== undefined && onChannel });
+  const contentType = res.headers['content-type'] ?? null;
+  return { status: res.status, bytes: await readAll(res.body), contentType };
 }
 
 export async function readAll(stream: Readable): Promise<Buffer> {
@@ -175,4 +201,18 @@ export async function stepThrough(
   fake.finishJob(submitted.jobId);
   const final = await provider.status(channel, ref);
   return { submitted, queued, running, final, ref };
+}
+
+/** The shared SUBMIT_FAILURES table, each case classified by `provider` against its fake (key never echoed). */
+export function itClassifiesSubmitFailures(
+  provider: MediaProvider,
+  fake: () => { url: string; apiKey: string; failNextSubmits(...outcomes: Scripted[]): unknown },
+  request: MediaRequest,
+): void {
+  it.each(SUBMIT_FAILURES.map((c) => [c.name, c] as const))('submit: %s', async (_name, c) => {
+    fake().failNextSubmits(c.fault);
+    const err = await providerError(provider.submit(channelFor(fake(), c.settings), request, ctx));
+    expectFailure(err, c);
+    expectNoKey(err, fake().apiKey);
+  });
 }
