@@ -23,6 +23,9 @@ import { createTasksService } from './modules/tasks/tasks.service';
 import { tasksRoutes } from './modules/tasks/tasks.routes';
 import { createTaskWatcher } from './modules/tasks/task-watcher';
 import { usageRoutes } from './modules/usage/usage.routes';
+import { providerCallbackRoutes } from './modules/provider-callbacks/provider-callbacks.routes';
+import { createDefaultProviders } from './providers';
+import type { ProviderRegistry } from './providers/registry';
 
 export interface AppDeps {
   config: Config;
@@ -35,6 +38,8 @@ export interface AppDeps {
   metrics: Metrics;
   /** This process's credit leases for the chat and embeddings routes; the caller closes them at shutdown. */
   leases: CreditLeases;
+  /** The adapters that read provider callbacks (default: the built-in ones). */
+  providers?: ProviderRegistry;
 }
 
 /** Builds the Koa app. It never listens: main.ts does, and tests use app.callback(). */
@@ -69,6 +74,8 @@ export function createApp(deps: AppDeps): Koa {
   app.use(publicRouter.routes());
   app.use(assetsRoutes({ em, store: deps.store, box: deps.box }).routes());
   app.use(docsRoutes().routes());
+  // Providers call back without an API key: mounted before consumer auth, guarded by its own token.
+  app.use(providerCallbackRoutes({ em, box: deps.box, temporal: deps.temporal, providers: deps.providers ?? createDefaultProviders() }).routes());
 
   const auth = consumerAuth({ em: () => deps.orm.em.fork(), trustedProxies: deps.config.http.trustedProxies });
   const limit = rateLimit();

@@ -57,6 +57,7 @@ export async function startGateway(opts: {
   const connection = await Connection.connect({ address: opts.temporalAddress });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
 
+  const providers = opts.providers ?? createDefaultProviders();
   let worker: Worker | null = null;
   let workerRun: Promise<void> | null = null;
   let nativeConnection: NativeConnection | null = null;
@@ -69,8 +70,8 @@ export async function startGateway(opts: {
       taskQueue: config.temporal.taskQueue,
       workflowBundle: opts.workflowBundle ?? (config.temporal.workflowBundlePath ? { codePath: config.temporal.workflowBundlePath } : undefined),
       activities: {
-        orm, providers: opts.providers ?? createDefaultProviders(), store, box, log: log.child({ component: 'worker' }),
-        publicUrl: config.http.publicUrl, outbound, metrics,
+        orm, providers, store, box, log: log.child({ component: 'worker' }),
+        publicUrl: config.http.publicUrl, providerCallbacks: config.http.publicUrlGiven, outbound, metrics,
         maxAssetBytes: config.assets.maxBytes, assetDownloadTimeoutMs: config.assets.downloadTimeoutMs,
       },
     });
@@ -81,7 +82,7 @@ export async function startGateway(opts: {
   }
 
   const leases = createCreditLeases({ knex: () => orm.em.getKnex(), log: log.child({ component: 'credit-lease' }) });
-  const app = createApp({ config, orm, temporal, log, store, box, outbound, metrics, leases });
+  const app = createApp({ config, orm, temporal, log, store, box, outbound, metrics, leases, providers });
   const server = http.createServer(
     {
       headersTimeout: config.http.headersTimeoutMs,

@@ -11,6 +11,8 @@ export interface RequestState {
   auth?: import('./auth').ConsumerAuth;
   /** Parsed JSON body. */
   body?: unknown;
+  /** The body's bytes as received (provider callbacks check signatures over them). */
+  rawBody?: Buffer;
 }
 
 /**
@@ -113,6 +115,7 @@ export function jsonBody(opts: { maxBytes: number }): Koa.Middleware {
     }
     const raw = await readLimited(ctx.req, opts.maxBytes);
     const state = ctx.state as RequestState;
+    state.rawBody = raw;
     if (raw.length === 0) {
       state.body = {};
       return next();
