@@ -173,7 +173,7 @@ describe('provider callbacks', () => {
     expect(replicateReads(replicate)).toBe(1);
   });
 
-  it('a replayed callback after the end changes nothing; during the job it costs at most one read', async () => {
+  it('a callback replayed three times after the end changes nothing', async () => {
     const model = await videoModel();
     const replicate = await replicateChannel(model);
     const { customer, taskId } = await startTask(model);
@@ -205,6 +205,28 @@ describe('provider callbacks', () => {
     expect(await ledger(taskId)).toEqual([['hold', 15], ['capture', 15]]);
     expect(falReads(fal)).toBe(reads);
     expect(await accountOf(gw, customer.accountId)).toEqual(expect.objectContaining({ balance: 85, reserved: 0 }));
+  });
+
+  it('a status read that fails after a callback is retried at the poll interval, not the backstop', async () => {
+    const model = await videoModel();
+    const fal = await falChannel(model);
+    fal.failNext('status', 'unavailable');
+    const { customer, taskId } = await startTask(model);
+    expect(await waitForTask(gw, customer.key, taskId)).toMatchObject({ status: 'succeeded', credits: { charged: 15 } });
+    expect(falReads(fal)).toBe(2);
+  });
+
+  it('a task waiting for a callback can be cancelled: the prediction is cancelled upstream and the hold released', async () => {
+    const model = await videoModel();
+    const replicate = await replicateChannel(model);
+    replicate.setJobPlan(NEVER);
+    const { customer, taskId } = await startTask(model);
+    await waitForTask(gw, customer.key, taskId, { until: (t) => t.status === 'processing' });
+    const cancel = await gw.request('POST', `/v1/tasks/${taskId}/cancel`, { key: customer.key });
+    expect(cancel.status).toBe(200);
+    expect(await waitForTask(gw, customer.key, taskId)).toMatchObject({ status: 'cancelled', credits: { reserved: 15, charged: 0, refunded: 15 } });
+    expect(replicate.requestsTo('POST', '/v1/predictions/')).toHaveLength(1);
+    expect(await ledger(taskId)).toEqual([['hold', 15], ['release', 15]]);
   });
 
   it('failover between two protocols for one video model: replicate aborts (retryable), fal succeeds; one charge', async () => {
