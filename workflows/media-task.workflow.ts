@@ -40,7 +40,7 @@ import {
 import type { MediaActivities } from '../activities';
 import { SearchAttributes } from '../src/temporal/search-attributes';
 import { admitTaskUpdate, getTaskQuery, providerUpdateSignal } from './messages';
-import { bookkeeping, callbacks, localBookkeeping, providerCalls, providerWait, reservation } from './activity-options';
+import { bookkeeping, callbacks, localBookkeeping, providerCalls, providerRead, providerWait, reservation } from './activity-options';
 import type {
   Admission,
   AttemptFailure,
@@ -59,7 +59,7 @@ const localSteps = proxyLocalActivities<MediaActivities>(localBookkeeping);
 const queuedSteps = proxyActivities<MediaActivities>(bookkeeping);
 const { submitToProvider } = proxyActivities<MediaActivities>(providerCalls);
 const { waitForProvider } = proxyActivities<MediaActivities>(providerWait);
-const { readProviderJob } = proxyActivities<MediaActivities>(providerCalls);
+const { readProviderJob } = proxyActivities<MediaActivities>(providerRead);
 const { sendCallback } = proxyActivities<MediaActivities>(callbacks);
 
 /** Marks workflows whose channel picks and settlement run as local activities. */

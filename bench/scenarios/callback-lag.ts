@@ -25,6 +25,8 @@ export interface CallbackLagResult {
 }
 
 const FINISH_TAIL_MS = 60_000;
+/** The polling-only channel's interval: the gateway's default for a real provider. */
+const POLL_MS = 2000;
 
 export async function runCallbackLag(env: BenchEnv, d: Durations): Promise<CallbackLagResult> {
   const tasks = d.quick ? 40 : 200;
@@ -33,7 +35,7 @@ export async function runCallbackLag(env: BenchEnv, d: Durations): Promise<Callb
   const pollingOnly = await startReplicateFake({ jobPlan: { queueMs: 0, runMs: jobMs } });
   try {
     const cbModel = await model(env, withCallbacks, 'bench-video-callbacks', { webhookSecret: withCallbacks.webhookSecret, callbackBackstopPollMs: 30_000 });
-    const pollModel = await model(env, pollingOnly, 'bench-video-polling', { callbacks: false });
+    const pollModel = await model(env, pollingOnly, 'bench-video-polling', { callbacks: false, pollIntervalMs: POLL_MS });
     env.log(`carrying/callbacks: ${tasks} tasks of ${jobMs / 1000} s with callbacks, ${tasks} polling only`);
     const [cb, poll] = await Promise.all([runMode(env, withCallbacks, cbModel, tasks, jobMs), runMode(env, pollingOnly, pollModel, tasks, jobMs)]);
     env.log(`carrying/callbacks: status lag p50 ${cb.statusLagMs.p50} ms with callbacks, ${poll.statusLagMs.p50} ms polling; `
@@ -56,11 +58,14 @@ async function model(env: BenchEnv, fake: ReplicateFake, id: string, settings: R
 async function runMode(env: BenchEnv, fake: ReplicateFake, modelId: string, tasks: number, jobMs: number): Promise<CallbackModeResult> {
   const knex = env.orm.em.getKnex();
   const ids: string[] = [];
+  // Durations spread over one poll interval: a job whose length is a multiple of it would end just
+  // before a poll and flatter polling.
+  fake.planNextJobs(...Array.from({ length: tasks }, (_, i) => ({ runMs: jobMs + ((i * 997) % POLL_MS) })));
   for (let i = 0; i < tasks; i++) {
     const response = await env.api.client.call('POST', '/v1/videos', { key: env.fixture.key, body: { model: modelId, prompt: 'a fox', duration: 5 } });
     if (response.status === 200) ids.push(response.body.id as string);
   }
-  const until = Date.now() + jobMs + FINISH_TAIL_MS;
+  const until = Date.now() + jobMs + POLL_MS + FINISH_TAIL_MS;
   for (;;) {
     const rows = await knex.raw(`select count(*)::int as n from tasks where id = any(?) and status not in ('succeeded', 'failed', 'cancelled')`, [ids]);
     if (rows.rows[0].n === 0 || Date.now() > until) break;
