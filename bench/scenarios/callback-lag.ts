@@ -1,6 +1,7 @@
 /**
  * Provider callbacks against polling only (part of the carrying scenario): the same tasks on a fake
- * Replicate (test/fakes, in this process) whose predictions take JOB_MS, on two channels of one protocol:
+ * Replicate (test/fakes, in this process) whose predictions take jobMs plus up to one poll interval, on two
+ * channels of one protocol:
  * one with callbacks on (backstop poll 30 s), one with callbacks off (polling every 2 s, the default for a
  * real provider). Measures the status lag (the task row's completed_at minus the moment the fake's
  * prediction ended) and the provider calls per task (creates and status reads, downloads excluded).
