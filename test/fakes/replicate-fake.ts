@@ -16,6 +16,7 @@
 import type http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { signWebhook } from '../../src/webhooks/sign';
+import { recordSecret } from '../support/leak-watch';
 import {
   FakeProvider,
   base32,
@@ -55,6 +56,7 @@ export class ReplicateFake extends FakeProvider {
 
   constructor(opts: FakeOptions = {}) {
     super(opts, { apiKey: replicateToken(), outputTtlMs: 60 * 60 * 1000 });
+    recordSecret(this.webhookSecret);
   }
 
   /** Known versions (hash → `owner/name`), so `POST /predictions {version}` knows its model. */
