@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import type { EntityManager } from '@mikro-orm/postgresql';
+import { NotFoundError, type EntityManager } from '@mikro-orm/postgresql';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { AppError, errors } from '../../http/errors';
 import type { RequestState } from '../../http/middleware';
@@ -39,7 +39,11 @@ export function providerCallbackRoutes(deps: {
       throw errors.notFound('not_found', 'No such callback URL');
     }
     const em = deps.em(ctx);
-    const channel = await loadChannelAccess(em, deps.box, channelId).catch(() => null);
+    // A channel deleted since the submit is a URL that no longer exists; a database fault is not (503, retried).
+    const channel = await loadChannelAccess(em, deps.box, channelId).catch((error: unknown) => {
+      if (error instanceof NotFoundError) return null;
+      throw error;
+    });
     const provider = channel && deps.providers.has(channel.provider) ? deps.providers.get(channel.provider) : undefined;
     if (!channel || !provider?.readCallback) throw errors.notFound('not_found', 'No such callback URL');
 
