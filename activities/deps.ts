@@ -13,8 +13,10 @@ export interface ActivityDeps {
   store: AssetStore;
   box: SecretBox;
   log: Logger;
-  /** Base of asset links in callbacks. */
+  /** Base of asset links in callbacks, and of the provider callback URLs. */
   publicUrl: string;
+  /** Whether providers can reach `publicUrl` (PUBLIC_URL was set): only then are callbacks asked for. */
+  providerCallbacks?: boolean;
   /** Checks URLs we did not choose (callbacks, provider outputs and their redirects) at send time. */
   outbound: OutboundGuard;
   /** Random numbers for weighted routing (tests may fix it). */

@@ -4,12 +4,13 @@ import { decodeDataUri } from '../src/net/data-uri';
 import { AssetTooLargeError } from '../src/storage/asset-store';
 import { INVALIDATION_CHANNEL, ROUTES_CHANGED } from '../src/cache/invalidation';
 import { listCandidates } from '../src/routing/candidates';
-import { loadChannelAccess, splitSettings } from '../src/routing/channel-access';
+import { loadChannelAccess, splitSettings, type GatewayChannelSettings } from '../src/routing/channel-access';
 import { createCircuitBreaker } from '../src/routing/circuit-breaker';
 import { pickWeighted } from '../src/routing/pick-channel';
-import { ProviderError, type JobRef, type MediaRequest, type ProviderJob } from '../src/providers/types';
+import { ProviderError, type ChannelAccess, type JobRef, type MediaProvider, type MediaRequest, type ProviderJob } from '../src/providers/types';
 import { newId } from '../src/ids';
-import type { ChannelPick, FinishedJob, JobHandle, MediaKind, MediaTaskRequest } from '../workflows/types';
+import { providerCallbackUrl } from '../src/providers/callback-url';
+import type { CallbackWait, ChannelPick, FinishedJob, JobHandle, MediaKind, MediaTaskRequest } from '../workflows/types';
 import type { ActivityDeps } from './deps';
 import { withHeartbeat } from './heartbeat';
 import { createProgressWriter } from './progress-writer';
@@ -32,6 +33,8 @@ const MAX_POLL_ERRORS = 5;
  * a minute cost 2,000 polls a second instead of the 8,000 of the mock's 250 ms.
  */
 const LONG_JOB_POLL_MS = 1000;
+/** With callbacks on, the backstop poll's interval unless the channel sets `callbackBackstopPollMs`. */
+const CALLBACK_BACKSTOP_POLL_MS = 30_000;
 
 export function createProviderActivities(deps: ActivityDeps) {
   const random = deps.random ?? Math.random;
@@ -125,13 +128,19 @@ export function createProviderActivities(deps: ActivityDeps) {
      * Starts one provider job. A provider failure becomes a non-retryable ApplicationFailure carrying the
      * classified error; a refused credential also disables the channel so no other task wastes time on it.
      */
-    async submitToProvider(input: JobInput & { attempt: number }): Promise<{ job: JobHandle; finished?: FinishedJob }> {
+    async submitToProvider(input: JobInput & { attempt: number }): Promise<{ job: JobHandle; finished?: FinishedJob; callbacks?: CallbackWait }> {
       const em = deps.orm.em.fork();
       const { provider: providerId, access, gateway } = await loadChannelAccess(em, deps.box, input.channelId);
       const provider = deps.providers.get(providerId);
+      // A callback is asked for when the adapter can read one, the channel did not turn them off, and
+      // providers can reach us. The URL (its token) never leaves this activity.
+      const callbacks = Boolean(provider.readCallback && deps.providerCallbacks && gateway.callbacks !== false);
+      const callbackUrl = callbacks
+        ? providerCallbackUrl(deps.publicUrl, deps.box, { taskId: input.taskId, attempt: input.attempt, channelId: input.channelId })
+        : undefined;
       let job: ProviderJob;
       try {
-        job = await withHeartbeat(() => provider.submit(access, toMediaRequest(input), { taskId: input.taskId, attempt: input.attempt }));
+        job = await withHeartbeat(() => provider.submit(access, toMediaRequest(input), { taskId: input.taskId, attempt: input.attempt, ...(callbackUrl ? { callbackUrl } : {}) }));
       } catch (error) {
         if (!(error instanceof ProviderError)) throw error;
         await recordAttempt(input.taskId, { channelId: input.channelId, outcome: 'failed', code: error.code });
@@ -152,7 +161,7 @@ export function createProviderActivities(deps: ActivityDeps) {
         await jobEnded(input.channelId, result, gateway);
         return { job: handle, finished: result };
       }
-      return { job: handle };
+      return callbacks ? { job: handle, callbacks: { backstopMs: gateway.callbackBackstopPollMs ?? CALLBACK_BACKSTOP_POLL_MS } } : { job: handle };
     },
 
     /**
@@ -173,32 +182,31 @@ export function createProviderActivities(deps: ActivityDeps) {
       const longestInterval = Math.max(input.pollIntervalMs, LONG_JOB_POLL_MS);
       for (;;) {
         context.heartbeat({ jobId: input.job.jobId });
-        try {
-          const job = await provider.status(access, ref);
-          pollErrors = 0;
-          if (isFinal(job.status)) {
-            progress.drop(input.taskId);
-            const result = await finished(input.taskId, context.info.attempt, job);
-            await jobEnded(input.channelId, result, gateway);
-            return result;
-          }
-          if (job.progress !== lastProgress) {
-            lastProgress = job.progress;
-            progress.set(input.taskId, job.progress);
-          }
-        } catch (error) {
-          if (!(error instanceof ProviderError)) throw error;
-          pollErrors += 1;
-          if (!error.retryable || pollErrors >= MAX_POLL_ERRORS) {
-            if (error.retryable) await channelFailed(input.channelId, error.code, gateway);
-            // A key revoked while the job runs is as dead as one refused at submit.
-            if (error.code === 'upstream_auth_failed') await disableChannel(input.channelId);
-            return { status: 'failed', job: input.job, outputs: [], error: toAttemptFailure(error.toInfo()) };
-          }
+        const read = await readOnce(input, provider, access, gateway, ref, context.info.attempt, pollErrors);
+        if (read.finished) return read.finished;
+        pollErrors = read.pollErrors;
+        if (read.progress !== undefined && read.progress !== lastProgress) {
+          lastProgress = read.progress;
+          progress.set(input.taskId, read.progress);
         }
         await context.sleep(interval);
         interval = Math.min(longestInterval, Math.round(interval * 1.5));
       }
+    },
+
+    /**
+     * One read of the job's state, when a provider callback woke the workflow or the backstop poll came
+     * due (channels with callbacks on). The workflow carries the count of failed reads in a row; the same
+     * limit as waitForProvider's ends the attempt.
+     */
+    async readProviderJob(input: JobInput & { job: JobHandle; pollErrors: number }): Promise<{ finished?: FinishedJob; pollErrors: number }> {
+      const em = deps.orm.em.fork();
+      const { provider: providerId, access, gateway } = await loadChannelAccess(em, deps.box, input.channelId);
+      const provider = deps.providers.get(providerId);
+      const attempt = Context.current().info.attempt;
+      const read = await withHeartbeat(() => readOnce(input, provider, access, gateway, jobRef(input, input.job), attempt, input.pollErrors));
+      if (read.progress !== undefined) progress.set(input.taskId, read.progress);
+      return { ...(read.finished ? { finished: read.finished } : {}), pollErrors: read.pollErrors };
     },
 
     /** Cancels the provider job where the protocol allows; never fails the caller. */
@@ -216,6 +224,39 @@ export function createProviderActivities(deps: ActivityDeps) {
       }
     },
   };
+
+  /**
+   * Asks the provider once: the job's end (classified, outputs staged), or its progress and the count of
+   * failed reads in a row. A few failed reads are tolerated; more, or a final error, end the attempt.
+   */
+  async function readOnce(
+    input: JobInput & { job: JobHandle },
+    provider: MediaProvider,
+    access: ChannelAccess,
+    gateway: GatewayChannelSettings,
+    ref: JobRef,
+    activityAttempt: number,
+    pollErrors: number,
+  ): Promise<{ finished?: FinishedJob; progress?: number | null; pollErrors: number }> {
+    try {
+      const job = await provider.status(access, ref);
+      if (isFinal(job.status)) {
+        progress.drop(input.taskId);
+        const result = await finished(input.taskId, activityAttempt, job);
+        await jobEnded(input.channelId, result, gateway);
+        return { finished: result, pollErrors: 0 };
+      }
+      return { progress: job.progress, pollErrors: 0 };
+    } catch (error) {
+      if (!(error instanceof ProviderError)) throw error;
+      const errorsInRow = pollErrors + 1;
+      if (error.retryable && errorsInRow < MAX_POLL_ERRORS) return { pollErrors: errorsInRow };
+      if (error.retryable) await channelFailed(input.channelId, error.code, gateway);
+      // A key revoked while the job runs is as dead as one refused at submit.
+      if (error.code === 'upstream_auth_failed') await disableChannel(input.channelId);
+      return { finished: { status: 'failed', job: input.job, outputs: [], error: toAttemptFailure(error.toInfo()) }, pollErrors: errorsInRow };
+    }
+  }
 
   /** Counts a retryable provider failure and moves the channel's circuit towards open. */
   async function channelFailed(channelId: string, code: string, gateway: { circuitThreshold?: number; circuitCooldownMs?: number }): Promise<void> {

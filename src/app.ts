@@ -33,6 +33,7 @@ import { consumerConsoleRoutes } from './modules/console/consumer.routes';
 import { operatorConsoleRoutes } from './modules/console/operator.routes';
 import { consoleSessionAuth } from './modules/console/session-auth';
 import { createConsoleSessions } from './modules/console/sessions';
+import { providerCallbackRoutes } from './modules/provider-callbacks/provider-callbacks.routes';
 import type { ProviderRegistry } from './providers/registry';
 
 export interface AppDeps {
@@ -90,6 +91,8 @@ export function createApp(deps: AppDeps): Koa {
   app.use(publicRouter.routes());
   app.use(assetsRoutes({ em, store: deps.store, box: deps.box, delivery: deps.config.storage.delivery }).routes());
   app.use(docsRoutes().routes());
+  // Providers call back without an API key: mounted before consumer auth, guarded by its own token.
+  app.use(providerCallbackRoutes({ em, box: deps.box, temporal: deps.temporal, providers: deps.providers }).routes());
 
   // Console sessions stand in for the key or admin token they were exchanged for: before both auths.
   const sessions = createConsoleSessions({ ttlSeconds: deps.config.console.sessionTtlSeconds });

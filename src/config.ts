@@ -143,6 +143,8 @@ export interface Config {
   env: Env['NODE_ENV'];
   http: {
     port: number; host: string; publicUrl: string; maxBodyBytes: number; trustedProxies: string[];
+    /** Providers can reach us only at a PUBLIC_URL someone set: without one, no provider callbacks are asked for. */
+    publicUrlGiven: boolean;
     /** node's headersTimeout and requestTimeout: bounds on slow clients (slowloris). */
     headersTimeoutMs: number; requestTimeoutMs: number;
   };
@@ -195,6 +197,7 @@ export function loadConfig(source: NodeJS.ProcessEnv): Config {
       port: env.PORT,
       host: env.HOST,
       publicUrl: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/$/, ''),
+      publicUrlGiven: env.PUBLIC_URL !== undefined,
       maxBodyBytes: env.MAX_BODY_BYTES,
       trustedProxies: env.TRUSTED_PROXIES,
       headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,

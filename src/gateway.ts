@@ -78,7 +78,7 @@ export async function startGateway(opts: {
       workflowBundle: opts.workflowBundle ?? (config.temporal.workflowBundlePath ? { codePath: config.temporal.workflowBundlePath } : undefined),
       activities: {
         orm, providers, store, box, log: log.child({ component: 'worker' }),
-        publicUrl: config.http.publicUrl, outbound, metrics,
+        publicUrl: config.http.publicUrl, providerCallbacks: config.http.publicUrlGiven, outbound, metrics,
         maxAssetBytes: config.assets.maxBytes, assetDownloadTimeoutMs: config.assets.downloadTimeoutMs,
       },
     });

@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     workflowBundle: bundlePath ? { codePath: bundlePath } : undefined,
     activities: {
       orm, providers: createDefaultProviders(), store: createAssetStore(config), box, log,
-      publicUrl: config.http.publicUrl, outbound: createOutboundGuard({ allowlist: config.outboundAllowlist }),
+      publicUrl: config.http.publicUrl, providerCallbacks: config.http.publicUrlGiven, outbound: createOutboundGuard({ allowlist: config.outboundAllowlist }),
       maxAssetBytes: config.assets.maxBytes, assetDownloadTimeoutMs: config.assets.downloadTimeoutMs,
     },
   });

@@ -56,6 +56,17 @@ export const providerWait: ActivityOptions = {
 };
 
 /**
+ * One read of a provider job (a callback came, or the backstop poll is due). Provider failures come back
+ * as data (counted by the workflow), so Temporal retries only our own faults, and as long as the wait
+ * would have (the task deadline bounds it): a database restart must not fail a task whose job is fine.
+ */
+export const providerRead: ActivityOptions = {
+  startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+};
+
+/**
  * Callbacks: first retry within a minute, then growing gaps for a day, as receivers expect of Stripe-like
  * webhooks. A dead receiver only delays the workflow's close; the task's outcome is already final.
  */

@@ -8,6 +8,9 @@
  *                        highest priority first, weighted inside a tier
  * 3. submitToProvider    one provider job per attempt                                  -> cancelProviderJob
  * 4. waitForProvider     polls in one heartbeating activity; history stays small
+ *    (readProviderJob)   or, when the provider was asked to call back: one status read each time the
+ *                        providerUpdate signal comes (the callback route sends it) or the slow backstop
+ *                        poll comes due
  *    a retryable failure (at submit or in flight) goes back to 2 with the next channel
  * 5. persistAssets       copies outputs into our store before the provider's URLs expire
  * 6. settleCredits       local activity; charges what was delivered (never above the quote), releases the
@@ -36,8 +39,8 @@ import {
 } from '@temporalio/workflow';
 import type { MediaActivities } from '../activities';
 import { SearchAttributes } from '../src/temporal/search-attributes';
-import { admitTaskUpdate, getTaskQuery } from './messages';
-import { bookkeeping, callbacks, localBookkeeping, providerCalls, providerWait, reservation } from './activity-options';
+import { admitTaskUpdate, getTaskQuery, providerUpdateSignal } from './messages';
+import { bookkeeping, callbacks, localBookkeeping, providerCalls, providerRead, providerWait, reservation } from './activity-options';
 import type {
   Admission,
   AttemptFailure,
@@ -56,6 +59,7 @@ const localSteps = proxyLocalActivities<MediaActivities>(localBookkeeping);
 const queuedSteps = proxyActivities<MediaActivities>(bookkeeping);
 const { submitToProvider } = proxyActivities<MediaActivities>(providerCalls);
 const { waitForProvider } = proxyActivities<MediaActivities>(providerWait);
+const { readProviderJob } = proxyActivities<MediaActivities>(providerRead);
 const { sendCallback } = proxyActivities<MediaActivities>(callbacks);
 
 /** Marks workflows whose channel picks and settlement run as local activities. */
@@ -63,6 +67,12 @@ const LOCAL_BOOKKEEPING_PATCH = 'local-bookkeeping';
 
 /** Marks workflows that follow a job the provider did not stop on cancel, and settle it if it completes. */
 const CANCEL_FOLLOWS_JOB_PATCH = 'cancel-follows-job';
+
+/**
+ * Marks workflows that wait on a provider callback (signal) with a slow backstop poll, instead of one long
+ * polling activity, on channels whose provider was asked to call back.
+ */
+const PROVIDER_CALLBACKS_PATCH = 'provider-callbacks';
 
 /** How long a cancelled task follows a job the provider did not stop, before refunding anyway. */
 const FOLLOW_AFTER_CANCEL_MS = 30 * 60 * 1000;
@@ -93,6 +103,11 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
     return admission!;
   });
   setHandler(getTaskQuery, () => ({ status, channelId: currentChannel, attempts }));
+  /** Provider callbacks received for the current attempt; one for an earlier attempt is dropped. */
+  let providerNews = 0;
+  setHandler(providerUpdateSignal, ({ attempt }) => {
+    if (attempt === attempts) providerNews += 1;
+  });
 
   // Workflows started before pickChannel, settleCredits and refundCredits became local activities replay
   // with the queued ones (the patch marker tells them apart).
@@ -155,6 +170,7 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
       if (wait > 0) await sleep(wait);
       tried.push(pick.channelId);
       currentChannel = pick.channelId;
+      providerNews = 0;
       upsertSearchAttributes([{ key: SearchAttributes.Channel, value: [...new Set(tried)] }]);
       setCurrentDetails(`attempt ${attempts} on channel ${pick.channelId} (${pick.provider})`);
 
@@ -191,6 +207,9 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
     if (submitted.finished) return submitted.finished;
     if (status !== 'processing') setStatus('processing');
     try {
+      if (submitted.callbacks && patched(PROVIDER_CALLBACKS_PATCH)) {
+        return await waitForCallback(pick, submitted.job, submitted.callbacks.backstopMs);
+      }
       return await waitForProvider({
         taskId: input.taskId,
         channelId: pick.channelId,
@@ -212,6 +231,23 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
       const failure = attemptFailureOf(error);
       if (failure) return { status: 'failed', job: submitted.job, outputs: [], error: failure };
       throw error;
+    }
+  }
+
+  /**
+   * Waits for the provider's callback (the providerUpdate signal), or `backstopMs` in case it never
+   * comes, then reads the job's state once; until it ends. A callback that came during the submit counts.
+   * After a failed read the next one comes at the channel's poll interval, not the slow backstop.
+   */
+  async function waitForCallback(pick: ChannelPick, job: JobHandle, backstopMs: number): Promise<FinishedJob> {
+    let seen = 0;
+    let pollErrors = 0;
+    for (;;) {
+      await condition(() => providerNews > seen, pollErrors > 0 ? pick.pollIntervalMs : backstopMs);
+      seen = providerNews;
+      const read = await readProviderJob({ ...jobInput(pick, job), pollErrors });
+      if (read.finished) return read.finished;
+      pollErrors = read.pollErrors;
     }
   }
 

@@ -84,6 +84,11 @@ export interface ChannelPick {
   pollIntervalMs: number;
 }
 
+/** A job whose provider was asked to call back: the workflow waits for that, polling at `backstopMs`. */
+export interface CallbackWait {
+  backstopMs: number;
+}
+
 /** A provider job as the workflow tracks it (no secrets; small). */
 export interface JobHandle {
   jobId: string;

@@ -170,6 +170,15 @@ export async function writeReport(results: BenchResults, file: string): Promise<
     out.push(`| CPU while ${c.peakInFlight} wait in flight | ${cpu(c.cpuInFlight)} (cores) |`);
     out.push(`| CPU over the scenario | ${cpu(c.cpuTotal)} (cores) |`);
     out.push('');
+    if (c.callbackLag) {
+      const cb = c.callbackLag;
+      out.push(`Provider callbacks against polling only: ${cb.callbacks.tasks} + ${cb.pollingOnly.tasks} tasks on a fake Replicate whose predictions take ${f(cb.jobMs / 1000, 0)} to ${f(cb.jobMs / 1000 + 2, 0)} s; callbacks on (backstop poll 30 s) vs off (polling every 2 s).`, '');
+      out.push('| Measure | callbacks | polling only |', '|---|---|---|');
+      out.push(`| status lag (completed_at - prediction ended), ms | ${lat(cb.callbacks.statusLagMs)} | ${lat(cb.pollingOnly.statusLagMs)} |`);
+      out.push(`| status reads per task | ${f(cb.callbacks.statusReadsPerTask)} | ${f(cb.pollingOnly.statusReadsPerTask)} |`);
+      out.push(`| provider calls per task (create + reads) | ${f(cb.callbacks.providerCallsPerTask)} | ${f(cb.pollingOnly.providerCallsPerTask)} |`);
+      out.push('');
+    }
   }
   if (s.profile) {
     out.push('## Profiles', '');

@@ -2,7 +2,8 @@
  * Carrying load: N tasks whose provider takes 60 s (mock channel, durationMs 60000), admitted as fast as
  * 16 concurrent clients manage, so they overlap in flight. Measures the worker's memory (RSS, sampled every
  * second), the status lag (the task row's completed_at minus the moment the mock job was due to finish,
- * which the job id carries), history events per task, and where the CPU went.
+ * which the job id carries), history events per task, and where the CPU went. Then the same figures for
+ * provider callbacks against polling only (callback-lag.ts).
  */
 import { performance } from 'node:perf_hooks';
 import type { BenchEnv } from '../lib/bench-env';
@@ -11,6 +12,7 @@ import type { Durations } from '../lib/durations';
 import { historyBreakdown, historyLengths } from '../lib/history';
 import { round, summarize, type LatencySummary } from '../lib/stats';
 import { taskCounts } from '../lib/tasks';
+import { runCallbackLag, type CallbackLagResult } from './callback-lag';
 
 const CLIENTS = 16;
 export const PROVIDER_MS = 60_000;
@@ -37,6 +39,8 @@ export interface CarryingResult {
   /** Cores per role over the whole scenario. */
   cpuTotal: Record<string, number>;
   samples: { t: number; inFlight: number; workerRssMb: number | null }[];
+  /** Status lag and provider calls per task, callbacks vs polling only (absent in older reports). */
+  callbackLag?: CallbackLagResult;
 }
 
 export async function runCarrying(env: BenchEnv, d: Durations): Promise<CarryingResult> {
@@ -118,6 +122,7 @@ export async function runCarrying(env: BenchEnv, d: Durations): Promise<Carrying
     statusLagMs: summarize(lags), historyEvents: summarize(lengths), historyByType: breakdown.byType,
     outcome, cpuAdmission, cpuInFlight: cpuBetween(inFlightStart, inFlightEnd), cpuTotal, samples,
   };
+  result.callbackLag = await runCallbackLag(env, d);
   env.log(`carrying: peak ${peakInFlight} in flight, worker RSS peak ${peakRss} MB, status lag p99 ${result.statusLagMs.p99} ms, ${result.historyEvents.p50} events; ${JSON.stringify(await taskCounts(env.orm))}`);
   return result;
 }

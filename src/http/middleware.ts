@@ -11,6 +11,8 @@ export interface RequestState {
   auth?: import('./auth').ConsumerAuth;
   /** Parsed JSON body. */
   body?: unknown;
+  /** The body's bytes as received (provider callbacks check signatures over them). */
+  rawBody?: Buffer;
 }
 
 /**
@@ -117,6 +119,7 @@ export function jsonBody(opts: { maxBytes: number }): Koa.Middleware {
     }
     const raw = await readLimited(ctx.req, opts.maxBytes);
     const state = ctx.state as RequestState;
+    state.rawBody = raw;
     if (raw.length === 0) {
       state.body = {};
       return next();
@@ -158,6 +161,20 @@ function nestingExceeds(raw: Buffer, max: number): boolean {
     }
   }
   return false;
+}
+
+/**
+ * The request's raw body, read once with the same size limit as jsonBody (413 past it): for a route
+ * mounted before authentication (provider callbacks) that checks its own token before reading anything.
+ */
+export async function readRawBody(ctx: Koa.Context, maxBytes: number): Promise<Buffer> {
+  const state = ctx.state as RequestState;
+  if (state.rawBody) return state.rawBody;
+  if (Number(ctx.get('content-length') || '0') > maxBytes) {
+    throw new AppError(413, 'request_too_large', `Request body is larger than ${maxBytes} bytes`, 'invalid_request_error');
+  }
+  state.rawBody = await readLimited(ctx.req, maxBytes);
+  return state.rawBody;
 }
 
 async function readLimited(stream: NodeJS.ReadableStream, maxBytes: number): Promise<Buffer> {

@@ -451,3 +451,20 @@ export function withoutPriced(options: Record<string, unknown>, pricedKeys: read
   const priced = new Set(pricedKeys);
   return Object.fromEntries(Object.entries(options).filter(([key]) => !priced.has(key)));
 }
+
+/** A provider callback's JSON object body; a forged or malformed one is refused as invalid_request. */
+export function callbackJson(provider: string, rawBody: Buffer): Record<string, unknown> {
+  let body: unknown;
+  try {
+    body = JSON.parse(rawBody.toString('utf8'));
+  } catch {
+    throw callbackRefused(`${provider} callback body is not JSON`);
+  }
+  if (!isRecord(body)) throw callbackRefused(`${provider} callback body is not a JSON object`);
+  return body;
+}
+
+/** The error an adapter's `readCallback` throws for a callback it will not believe. */
+export function callbackRefused(message: string): ProviderError {
+  return new ProviderError({ code: 'invalid_request', retryable: false, message });
+}

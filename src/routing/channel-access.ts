@@ -7,21 +7,26 @@ import type { ChannelAccess } from '../providers/types';
  * Channel settings the gateway itself reads (routing and polling); they are not passed to the
  * provider adapter, whose own settings schema may be strict.
  */
-export const GATEWAY_SETTING_KEYS = ['pollIntervalMs', 'circuitThreshold', 'circuitCooldownMs'] as const;
+export const GATEWAY_SETTING_KEYS = ['pollIntervalMs', 'circuitThreshold', 'circuitCooldownMs', 'callbacks', 'callbackBackstopPollMs'] as const;
 
 export interface GatewayChannelSettings {
   pollIntervalMs?: number;
   circuitThreshold?: number;
   circuitCooldownMs?: number;
+  /** Ask the provider to call back when its job ends (default on where the adapter can read callbacks). */
+  callbacks?: boolean;
+  /** With callbacks on: how often the job is still polled, in case a callback never comes (default 30 s). */
+  callbackBackstopPollMs?: number;
 }
 
 /** Splits a channel's settings into the gateway's and the provider's. */
 export function splitSettings(settings: Record<string, unknown>): { gateway: GatewayChannelSettings; provider: Record<string, unknown> } {
-  const gateway: Record<string, number> = {};
+  const gateway: Record<string, number | boolean> = {};
   const provider: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(settings ?? {})) {
     if ((GATEWAY_SETTING_KEYS as readonly string[]).includes(name)) {
       if (typeof value === 'number' && Number.isFinite(value) && value >= 0) gateway[name] = value;
+      else if (typeof value === 'boolean') gateway[name] = value;
     } else {
       provider[name] = value;
     }

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { mp4Bytes, pngBytes, wavBytes } from '../../src/media';
 import { recordSecret } from '../support/leak-watch';
+import { FakeCallbacks } from './provider-callbacks';
 import { answerRedirect, roughContent, roughUrl, serveRoughBody, type OutputServing } from './rough-outputs';
 
 /** One request as the fake received it. */
@@ -242,6 +243,8 @@ export abstract class FakeProvider {
   url = '';
   /** Lifetime of output URLs after completion. */
   outputTtlMs: number;
+  /** Callbacks to the URL a submit named, where the protocol has them (`callbacks.mode = 'never'` stops them). */
+  readonly callbacks = new FakeCallbacks();
 
   private readonly server: http.Server;
   private readonly trap: http.Server;
@@ -329,6 +332,7 @@ export abstract class FakeProvider {
 
   /** Stops the server and drops every open connection (hung requests included). */
   async close(): Promise<void> {
+    this.callbacks.close();
     for (const server of [this.server, this.trap]) {
       server.closeAllConnections();
       if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -467,6 +471,7 @@ export abstract class FakeProvider {
     this.jobDefaults = this.initialPlan;
     this.outputTtlMs = this.initialTtl;
     this.requests.length = 0;
+    this.callbacks.reset();
     return this;
   }
 

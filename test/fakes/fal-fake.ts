@@ -7,6 +7,10 @@
  * (202 CANCELLATION_REQUESTED, 400 ALREADY_COMPLETED, 404 NOT_FOUND). `{app}` is the first two segments of
  * the model id. `Authorization: Key <key_id:key_secret>`. Output files are CDN-like URLs that expire (404).
  *
+ * `?fal_webhook=<url>` on submit: once the request ends, `{request_id, gateway_request_id, status: "OK" |
+ * "ERROR", payload, error}` is POSTed there (unsigned here: fal's Ed25519 signature needs its JWKS);
+ * `callbacks.mode = 'never'` stops that.
+ *
  * Fault operations: `submit`, `status`, `result`, `cancel`, `file`. Outcomes: succeed, fail (`code` is the
  * error type: fal's request-error types such as `runner_disconnected` give the flat form, anything else a
  * model error; `retryable` sets `X-Fal-Retryable`; `status` the HTTP status).
@@ -130,6 +134,8 @@ export class FalFake extends FakeProvider {
     const ahead = [...this.jobs.values()].filter((j) => this.phase(j) === 'queued').length;
     const job = this.createJob(id, model, input, { media, outputCount: count, seconds: Number.isFinite(seconds) ? seconds : undefined });
     job.extra.app = app;
+    const webhook = ctx.rec.query.fal_webhook;
+    if (webhook) this.callbacks.watch(webhook, () => this.finished(job), () => ({ headers: {}, body: JSON.stringify(this.webhookBody(job)) }));
     const urls = this.urls(job);
     this.json(ctx.res, 200, { status: 'IN_QUEUE', request_id: id, ...urls, queue_position: ahead });
   }
@@ -155,6 +161,23 @@ export class FalFake extends FakeProvider {
     }
     const inference = Math.max(0, (this.finishedAt(job) - Math.min(job.startAt, this.finishedAt(job))) / 1000);
     this.json(ctx.res, 200, { status: 'COMPLETED', ...(logs ? { logs } : {}), metrics: { inference_time: inference }, response_url });
+  }
+
+  private finished(job: FakeJob): boolean {
+    const phase = this.phase(job);
+    return phase !== 'queued' && phase !== 'running';
+  }
+
+  /** fal's webhook body: the result as `payload` when it succeeded, else `error`. */
+  webhookBody(job: FakeJob): Record<string, unknown> {
+    const ok = this.phase(job) === 'succeeded';
+    return {
+      request_id: job.id,
+      gateway_request_id: job.id,
+      status: ok ? 'OK' : 'ERROR',
+      payload: ok ? this.output(job) : null,
+      ...(ok ? {} : { error: 'Request failed' }),
+    };
   }
 
   private logs(job: FakeJob, phase: string): Record<string, unknown>[] {

@@ -7,10 +7,16 @@
  * files answer 404 and the prediction shows `data_removed: true` with its output gone.
  * `Authorization: Bearer <token>` (or `Token`); errors are problem details `{title, detail, status}`.
  *
+ * `webhook` + `webhook_events_filter: ["completed"]` on create: once the prediction is final it is POSTed
+ * there, signed per Standard Webhooks with `webhookSecret` (`webhook-id`, `webhook-timestamp`,
+ * `webhook-signature`), as Replicate does; `callbacks.mode = 'never'` stops that.
+ *
  * Fault operations: `submit`, `status`, `cancel`, `file`. Outcomes: succeed, fail, abort.
  */
 import type http from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { signWebhook } from '../../src/webhooks/sign';
+import { recordSecret } from '../support/leak-watch';
 import {
   FakeProvider,
   base32,
@@ -45,9 +51,12 @@ export class ReplicateFake extends FakeProvider {
   protected override supportedOutcomes: ReadonlySet<JobOutcome['kind']> = new Set(['succeed', 'fail', 'abort']);
   /** Shape of `output` for predictions that succeed from now on. */
   outputShape: ReplicateOutputShape = 'auto';
+  /** The account's webhook signing secret (`GET /v1/webhooks/default/secret`). */
+  readonly webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;
 
   constructor(opts: FakeOptions = {}) {
     super(opts, { apiKey: replicateToken(), outputTtlMs: 60 * 60 * 1000 });
+    recordSecret(this.webhookSecret);
   }
 
   /** Known versions (hash → `owner/name`), so `POST /predictions {version}` knows its model. */
@@ -146,12 +155,22 @@ export class ReplicateFake extends FakeProvider {
     const job = this.createJob(base32(26), model ?? 'unknown/model', body, { media, outputCount: count, seconds });
     job.extra.version = version;
     job.extra.shape = this.outputShape;
+    if (typeof body.webhook === 'string') {
+      const filter = Array.isArray(body.webhook_events_filter) ? body.webhook_events_filter : ['start', 'output', 'logs', 'completed'];
+      if (filter.includes('completed')) this.callbacks.watch(body.webhook, () => isFinal(this.phase(job)), () => this.signedPrediction(job));
+    }
     const wait = preferWait(ctx.req.headers.prefer as string | undefined);
     if (wait !== undefined) {
       const until = Date.now() + wait * 1000;
       while (Date.now() < until && !isFinal(this.phase(job))) await sleep(25);
     }
     this.json(ctx.res, 201, this.prediction(job));
+  }
+
+  /** A webhook message: the prediction, signed as Replicate signs it (`msg_` id, seconds timestamp). */
+  signedPrediction(job: FakeJob, at: Date = new Date()): { headers: Record<string, string>; body: string } {
+    const body = JSON.stringify(this.prediction(job));
+    return { headers: signWebhook(this.webhookSecret, `msg_${base32(26)}`, at, body), body };
   }
 
   /** The prediction object as Replicate returns it. */

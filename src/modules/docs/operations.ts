@@ -149,6 +149,20 @@ export const operations: OperationSpec[] = [
     errors: { 404: ['task_not_found'] },
   },
   {
+    method: 'post', path: '/v1/provider-callbacks/{task_id}/{attempt}/{channel_id}/{token}', operationId: 'providerCallback', tag: 'Media tasks',
+    access: 'public', summary: 'Where providers call back about a job (not for consumers)',
+    description: 'The gateway gives this URL to providers that can call back (Replicate `webhook`, fal `fal_webhook`...) when a channel '
+      + 'has callbacks on and `PUBLIC_URL` is set. No API key: `token` is the gateway\'s HMAC of the task, attempt and channel, checked '
+      + 'first (404 when wrong); then the provider\'s own signature where it has one (Replicate: Standard Webhooks headers with the '
+      + 'channel\'s `webhookSecret`, 5 minutes of clock skew at most; 400 when it fails). A valid callback makes the task read the job\'s '
+      + 'state from the provider once; the body itself decides nothing, so a replayed or late callback changes nothing. One about a '
+      + 'finished task, an earlier attempt or another job answers 200 with `action: "ignored"`.',
+    pathParams: { task_id: z.string(), attempt: z.string(), channel_id: z.string(), token: z.string() },
+    response: { status: 200, description: 'Received: `{received: true, action: "read_scheduled" | "ignored"}`, or the provider handshake\'s reply',
+      json: named('ProviderCallbackReceived', z.object({ received: z.literal(true), action: z.enum(['read_scheduled', 'ignored']) })) },
+    errors: { 400: ['invalid_callback', 'invalid_json'], 404: ['not_found'] },
+  },
+  {
     method: 'get', path: '/v1/usage', operationId: 'getUsage', tag: 'Usage', access: 'consumer',
     summary: "This key's usage by model and UTC day",
     query: UsageQuery,

@@ -25,8 +25,11 @@ import {
   type JobRef,
   type MediaProvider,
   type MediaRequest,
+  type ProviderCallback,
   type ProviderJob,
+  type SubmitContext,
 } from '../types';
+import { readFalCallback } from './callback';
 import { CancelAnswer, FalSettings, QueueStatus, QueueSubmitted } from './dto';
 import { isFalRetryable, readFalError, readFalFailure } from './errors';
 import { FAL_PRICED_KEYS, appId, modelInput, resultOutputs } from './mapping';
@@ -89,10 +92,12 @@ export function createFalProvider(): MediaProvider {
     return queueUrls(channel, job.jobId, job.request.model, { status_url: h.status_url, response_url: h.response_url, cancel_url: h.cancel_url });
   }
 
-  async function submit(channel: ChannelAccess, request: MediaRequest): Promise<ProviderJob> {
+  async function submit(channel: ChannelAccess, request: MediaRequest, ctx: SubmitContext): Promise<ProviderJob> {
     const settings = parseChannelSettings(PROVIDER, FalSettings, channel);
     const path = request.model.split('/').filter(Boolean).map(encodeURIComponent).join('/');
-    const c = call(channel, 'submit', 'POST', joinUrl(channel.baseUrl, path), modelInput(request, settings.inputKeys));
+    // fal takes the webhook as a query parameter of the submit, and calls it once the request ends.
+    const webhook = ctx.callbackUrl ? `?fal_webhook=${encodeURIComponent(ctx.callbackUrl)}` : '';
+    const c = call(channel, 'submit', 'POST', joinUrl(channel.baseUrl, path) + webhook, modelInput(request, settings.inputKeys));
     const reply = await sendOk(c, readFalError);
     const submitted = parseBody(c, reply, QueueSubmitted);
     const urls = queueUrls(channel, submitted.request_id, request.model, submitted);
@@ -200,5 +205,6 @@ export function createFalProvider(): MediaProvider {
     submit,
     status,
     cancel,
+    readCallback: (_channel: ChannelAccess, callback: ProviderCallback) => readFalCallback(callback),
   };
 }

@@ -11,6 +11,12 @@ export const ReplicateSettings = BaseChannelSettings.extend({
    * Off by default: the workflow polls anyway.
    */
   preferWaitSeconds: z.number().int().min(1).max(60).optional(),
+  /**
+   * The account's webhook signing secret (`whsec_...`, from `GET /webhooks/default/secret`): callbacks are
+   * then checked against their Standard Webhooks signature and timestamp. Without it our per-job token is
+   * the only check.
+   */
+  webhookSecret: z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, 'a Replicate webhook secret looks like whsec_<base64>').optional(),
 }).refine((s) => s.preferWaitSeconds === undefined || s.preferWaitSeconds * 1000 < s.timeoutMs, {
   message: 'timeoutMs must be longer than preferWaitSeconds',
   path: ['preferWaitSeconds'],

@@ -4,7 +4,8 @@
  * `channel.baseUrl` (`.../v1`); never retries. Outputs are deleted 1 h after completion: copy promptly.
  */
 import { badResponse, joinUrl, parseBody, parseChannelSettings, sendOk, type HttpCall } from '../http';
-import type { CancelOutcome, ChannelAccess, JobRef, MediaProvider, MediaRequest, ProviderJob } from '../types';
+import type { CancelOutcome, ChannelAccess, JobRef, MediaProvider, MediaRequest, ProviderCallback, ProviderJob, SubmitContext } from '../types';
+import { readReplicateCallback } from './callback';
 import { Prediction, ReplicateSettings } from './dto';
 import { readReplicateError } from './errors';
 import { REPLICATE_PRICED_KEYS, createTarget, predictionJob } from './mapping';
@@ -42,9 +43,12 @@ export function createReplicateProvider(): MediaProvider {
     return job;
   }
 
-  async function submit(channel: ChannelAccess, request: MediaRequest): Promise<ProviderJob> {
+  async function submit(channel: ChannelAccess, request: MediaRequest, ctx: SubmitContext): Promise<ProviderJob> {
     const settings = parseChannelSettings(PROVIDER, ReplicateSettings, channel);
-    const { path, body } = createTarget(request, settings.inputKeys);
+    const target = createTarget(request, settings.inputKeys);
+    const path = target.path;
+    // Only the final state wakes us: `start`, `output` and `logs` events would each cost a status read.
+    const body = ctx.callbackUrl ? { ...target.body, webhook: ctx.callbackUrl, webhook_events_filter: ['completed'] } : target.body;
     const prefer = settings.preferWaitSeconds ? { prefer: `wait=${settings.preferWaitSeconds}` } : undefined;
     const c = call(channel, 'submit', 'POST', path, body, prefer);
     const reply = await sendOk(c, readReplicateError);
@@ -79,5 +83,8 @@ export function createReplicateProvider(): MediaProvider {
     submit,
     status,
     cancel,
+    readCallback(channel: ChannelAccess, callback: ProviderCallback) {
+      return readReplicateCallback(parseChannelSettings(PROVIDER, ReplicateSettings, channel).webhookSecret, callback);
+    },
   };
 }

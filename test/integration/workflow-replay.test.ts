@@ -1,0 +1,92 @@
+/**
+ * Workflows started before a change to mediaTaskWorkflow must still complete after it. The `polling`
+ * fixtures are histories recorded from the workflow as it was before provider callbacks (one long polling
+ * activity); the `callbacks` one from the first version with them (signal, one read, backstop timer).
+ * Replaying them against today's code must raise no nondeterminism error.
+ *
+ * RECORD_WORKFLOW_HISTORY=1 npm test -- test/integration/workflow-replay.test.ts records the fixtures that
+ * do not exist yet (never overwrites one: it stands for workflows already running somewhere).
+ */
+import { access, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { temporal } from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
+import { startFalFake, startReplicateFake, type FakeProvider } from '../fakes';
+import { createCustomer, startTestGateway, testEnv, uniqueId, waitForTask, type TestGateway } from '../support/harness';
+
+const FIXTURES = path.resolve(__dirname, '../fixtures');
+const HISTORIES = [
+  'media-task-polling-success.history.json',
+  'media-task-polling-failover.history.json',
+  'media-task-callbacks-failover.history.json',
+];
+const record = process.env.RECORD_WORKFLOW_HISTORY === '1';
+
+describe('replay of histories recorded before provider callbacks', () => {
+  if (record) {
+    let gw: TestGateway;
+    const fakes: FakeProvider[] = [];
+    beforeAll(async () => {
+      gw = await startTestGateway();
+    });
+    afterAll(async () => {
+      await Promise.all(fakes.map((fake) => fake.close()));
+      await gw?.stop();
+    });
+
+    async function channel(provider: string, fake: FakeProvider, model: string, upstream: string, priority = 0, settings: Record<string, unknown> = {}) {
+      fakes.push(fake);
+      await gw.admin('POST', '/admin/channels', {
+        name: `${provider} for ${model}`, provider, base_url: fake.url, api_key: fake.apiKey, models: { [model]: upstream }, priority,
+        settings: { pollIntervalMs: 100, timeoutMs: 5000, ...settings },
+      });
+    }
+
+    async function runAndSave(model: string, file: string): Promise<void> {
+      const exists = await access(path.join(FIXTURES, file)).then(() => true, () => false);
+      if (exists) return;
+      const customer = await createCustomer(gw, { credits: 100 });
+      const created = await gw.request('POST', '/v1/videos', { key: customer.key, body: { model, prompt: 'a fox', duration: 5 } });
+      expect(created.status).toBe(200);
+      const task = await waitForTask(gw, customer.key, created.body.id);
+      expect(task.status).toBe('succeeded');
+      const history = await gw.gateway.temporal.workflow.getHandle(created.body.id).fetchHistory();
+      await writeFile(path.join(FIXTURES, file), JSON.stringify(history, null, 1) + '\n');
+    }
+
+    it('records a task that polls fal to success', async () => {
+      const model = uniqueId('replay-video');
+      await gw.admin('POST', '/admin/models', { id: model, category: 'video', pricing: { per_second: 3 }, default_duration: 5 });
+      await channel('fal', await startFalFake({ jobPlan: { queueMs: 100, runMs: 400 } }), model, 'fal-ai/kling-video/v2.1/standard/text-to-video');
+      await runAndSave(model, HISTORIES[0]);
+    });
+
+    it('records a task that fails over from replicate (prediction aborted in flight, retryable) to fal', async () => {
+      const model = uniqueId('replay-failover');
+      await gw.admin('POST', '/admin/models', { id: model, category: 'video', pricing: { per_second: 3 }, default_duration: 5 });
+      const replicate = await startReplicateFake({ jobPlan: { queueMs: 50, runMs: 200 } });
+      replicate.planNextJobs({ outcome: { kind: 'abort' } });
+      await channel('replicate', replicate, model, 'acme/wan-video', 10);
+      await channel('fal', await startFalFake({ jobPlan: { queueMs: 100, runMs: 400 } }), model, 'fal-ai/kling-video/v2.1/standard/text-to-video', 0);
+      await runAndSave(model, HISTORIES[1]);
+    });
+
+    it('records a task that fails over from replicate to fal, both calling back (backstop high)', async () => {
+      const model = uniqueId('replay-callbacks');
+      await gw.admin('POST', '/admin/models', { id: model, category: 'video', pricing: { per_second: 3 }, default_duration: 5 });
+      const replicate = await startReplicateFake({ jobPlan: { queueMs: 50, runMs: 200 } });
+      replicate.planNextJobs({ outcome: { kind: 'abort' } });
+      const settings = { callbackBackstopPollMs: 600_000 };
+      await channel('replicate', replicate, model, 'acme/wan-video', 10, settings);
+      await channel('fal', await startFalFake({ jobPlan: { queueMs: 100, runMs: 400 } }), model, 'fal-ai/kling-video/v2.1/standard/text-to-video', 0, settings);
+      await runAndSave(model, HISTORIES[2]);
+    });
+  }
+
+  it.each(HISTORIES)('%s replays against the current workflow code', async (file) => {
+    // Saved as the client's own JSON (JSON.stringify of the fetched History); fromObject reads it back.
+    // (The SDK's historyFromJSON trips over its two protobufjs versions here.)
+    const history = temporal.api.history.v1.History.fromObject(JSON.parse(await readFile(path.join(FIXTURES, file), 'utf8')));
+    await Worker.runReplayHistory({ workflowBundle: { codePath: testEnv().bundlePath } }, history, `replay-${file}`);
+  });
+});
