@@ -11,7 +11,7 @@
  * `image` with a `data:` prefix is refused (raw base64 or a URL), unknown models are 404/1203, tasks over
  * the concurrency limit are 429/1303, and a depleted resource pack (`setBalance`) is 429/1102, which is
  * final. With `callback_url`, the task object is POSTed bare (no envelope, no signature) on each status
- * change, unless `callbacks` is turned off.
+ * change, unless `sendCallbacks` (option `callbacks`) is turned off.
  *
  * Fault operations: `submit`, `status`, `file`. Outcomes: succeed, fail (`message` the task_status_msg).
  */
@@ -73,7 +73,7 @@ export class KlingFake extends FakeProvider {
   readonly accessKey: string;
   readonly secretKey: string;
   maxConcurrent: number;
-  callbacks: boolean;
+  sendCallbacks: boolean;
   /** Units left in the resource pack; `null` is unlimited. */
   private balance: number | null = null;
   /** Every callback sent, in order. */
@@ -88,7 +88,7 @@ export class KlingFake extends FakeProvider {
     super(opts, { apiKey: `${accessKey}:${secretKey}`, outputTtlMs: 30 * 24 * 60 * 60 * 1000 });
     [this.accessKey, this.secretKey] = this.apiKey.split(':') as [string, string];
     this.maxConcurrent = opts.maxConcurrent ?? 5;
-    this.callbacks = opts.callbacks ?? true;
+    this.sendCallbacks = opts.callbacks ?? true;
   }
 
   override async start(): Promise<this> {
@@ -241,7 +241,7 @@ export class KlingFake extends FakeProvider {
 
   /** POSTs the bare task to its callback_url on each status change, as Kling does. */
   private async announce(): Promise<void> {
-    if (!this.callbacks) return;
+    if (!this.sendCallbacks) return;
     for (const job of this.jobs.values()) {
       const url = job.extra.callbackUrl;
       if (typeof url !== 'string') continue;

@@ -63,7 +63,7 @@ export class MiniMaxFake extends FakeProvider {
   /** Whether videos with a `callback_url` get the challenge and status pushes. */
   sendCallbacks: boolean;
   /** Every callback sent, in order (challenges included). */
-  readonly callbacks: SentCallback[] = [];
+  readonly callbackLog: SentCallback[] = [];
   private readonly watchers = new Set<NodeJS.Timeout>();
 
   constructor(opts: MiniMaxFakeOptions = {}) {
@@ -232,7 +232,7 @@ export class MiniMaxFake extends FakeProvider {
 
   private async post(url: string, body: Record<string, unknown>, timeoutMs = CHALLENGE_TIMEOUT_MS): Promise<SentCallback> {
     const sent: SentCallback = { url, body, status: 0 };
-    this.callbacks.push(sent);
+    this.callbackLog.push(sent);
     try {
       const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
       sent.status = res.status;

@@ -95,7 +95,7 @@ const CASES: AdapterCase[] = [
   },
   {
     provider: 'kling',
-    start: () => startKlingFake({ jobPlan: FAST, callbacks: false }),
+    start: () => startKlingFake({ jobPlan: FAST }),
     upstream: ['kling-v2-6', 'kling-v2-5-turbo', 'kling-v3'],
     submitted: (fake) => fake.requestsTo('POST', /^\/v1\/videos\//).map((r) => String((r.body as { model_name?: unknown }).model_name)),
     infraFailure: { kind: 'fail', message: 'internal error, please try again later' },

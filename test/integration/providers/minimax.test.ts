@@ -280,7 +280,7 @@ describe('callbacks', () => {
       const job = fake.lastJob();
       for (let i = 0; i < 200 && !rx.got.some((b) => (b as { status?: string }).status === 'success'); i++) await sleep(20);
       expect(rx.got[0]).toEqual({ challenge: expect.any(String) });
-      expect(fake.callbacks[0].reply).toEqual(rx.got[0]);
+      expect(fake.callbackLog[0].reply).toEqual(rx.got[0]);
       expect(job.extra.callbackVerified).toBe(true);
       expect(rx.got.slice(1).map((b) => (b as { status: string }).status)).toContain('success');
       expect(rx.got[rx.got.length - 1]).toMatchObject({ task_id: job.id, status: 'success', file_id: job.extra.fileId });

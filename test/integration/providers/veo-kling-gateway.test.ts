@@ -104,7 +104,7 @@ describe('gemini and kling through the gateway', () => {
 
   describe('kling', () => {
     it('refuses options naming a priced Kling field: nothing reserved, nothing sent', async () => {
-      const fake = await startKlingFake({ jobPlan: FAST, callbacks: false });
+      const fake = await startKlingFake({ jobPlan: FAST });
       const model = await modelOn('kling', 'kling-v2-6', { category: 'video', pricing: { per_second: 3 }, default_duration: 5 }, fake);
       const customer = await createCustomer(gw, { credits: 100 });
       for (const [body, named] of [
@@ -122,7 +122,7 @@ describe('gemini and kling through the gateway', () => {
     });
 
     it('5 s video at 3 a second: 15 charged, duration "5" as a string upstream; 2 images at 2 each: 4 charged, n 2', async () => {
-      const fake = await startKlingFake({ jobPlan: FAST, callbacks: false });
+      const fake = await startKlingFake({ jobPlan: FAST });
       const videoModel = await modelOn('kling', 'kling-v2-6', { category: 'video', pricing: { per_second: 3 }, default_duration: 5 }, fake);
       const imageModel = uniqueId('vk-kling-img');
       await gw.admin('POST', '/admin/models', { id: imageModel, category: 'image', pricing: { per_image: 2 }, max_outputs: 4 });
@@ -148,7 +148,7 @@ describe('gemini and kling through the gateway', () => {
     });
 
     it('price tiers by quality: pro at 12 a second is 60 for 5 s and goes upstream as mode pro; the default tier is std', async () => {
-      const fake = await startKlingFake({ jobPlan: FAST, callbacks: false });
+      const fake = await startKlingFake({ jobPlan: FAST });
       const model = await modelOn('kling', 'kling-v2-6', {
         category: 'video', pricing: { per_second: 7 }, default_duration: 5,
         price_tiers: { by: 'quality', default: 'std', prices: { std: { per_second: 7 }, pro: { per_second: 12 } } },
@@ -163,8 +163,8 @@ describe('gemini and kling through the gateway', () => {
     });
 
     it('a depleted resource pack (HTTP 429, code 1102) is final: no other channel, refunded in full', async () => {
-      const a = await startKlingFake({ jobPlan: FAST, callbacks: false });
-      const b = await startKlingFake({ jobPlan: FAST, callbacks: false });
+      const a = await startKlingFake({ jobPlan: FAST });
+      const b = await startKlingFake({ jobPlan: FAST });
       a.setBalance(0);
       const model = await modelOn('kling', 'kling-v2-6', { category: 'video', pricing: { per_second: 3 }, default_duration: 5 }, a, b);
       const customer = await createCustomer(gw, { credits: 100 });
@@ -185,8 +185,8 @@ describe('gemini and kling through the gateway', () => {
     });
 
     it('concurrency over the pack (429, code 1303) moves the task to the next channel', async () => {
-      const a = await startKlingFake({ jobPlan: FAST, callbacks: false, maxConcurrent: 0 });
-      const b = await startKlingFake({ jobPlan: FAST, callbacks: false });
+      const a = await startKlingFake({ jobPlan: FAST, maxConcurrent: 0 });
+      const b = await startKlingFake({ jobPlan: FAST });
       const model = await modelOn('kling', 'kling-v2-6', { category: 'video', pricing: { per_second: 3 }, default_duration: 5 }, a, b);
       const customer = await createCustomer(gw, { credits: 100 });
       const created = await gw.request('POST', '/v1/videos', { key: customer.key, body: { model, prompt: 'a fox' } });
