@@ -3,6 +3,7 @@ import { createFalProvider } from './fal';
 import { createMockProvider } from './mock';
 import { createOpenAIProvider } from './openai';
 import { createReplicateProvider } from './replicate';
+import { createRunwayProvider } from './runway';
 import { createProviderRegistry, type ProviderRegistry } from './registry';
 
 /** Every provider the gateway ships: the built-in mock and the real protocols. */
@@ -13,6 +14,7 @@ export function createDefaultProviders(): ProviderRegistry {
     createArkProvider(),
     createReplicateProvider(),
     createFalProvider(),
+    createRunwayProvider(),
   ]);
 }
 

@@ -7,3 +7,4 @@ export { ArkFake, startArkFake, type ArkFakeOptions } from './ark-fake';
 export { ReplicateFake, replicateToken, startReplicateFake, type ReplicateOutputShape } from './replicate-fake';
 export { FAL_REQUEST_ERROR_TYPES, FalFake, startFalFake, type FalAudioKey, type FalFakeOptions } from './fal-fake';
 export { HTML_WITH_SCRIPT, SVG_WITH_SCRIPT, type OutputServing } from './rough-outputs';
+export { RunwayFake, startRunwayFake, type RunwayFakeOptions } from './runway-fake';

@@ -11,6 +11,7 @@ import { modelInput } from '../../src/providers/fal/mapping';
 import { decodeJobId } from '../../src/providers/mock/mock-job';
 import { imageBody, videoBody } from '../../src/providers/openai/mapping';
 import { createTarget } from '../../src/providers/replicate/mapping';
+import { createBody as runwayBody } from '../../src/providers/runway/mapping';
 import type { MediaRequest } from '../../src/providers/types';
 import { CreateImageBody, CreateVideoBody, KNOWN_FIELDS } from '../../src/modules/tasks/tasks.schemas';
 import { pricedFieldProblems, toTaskRequest } from '../../src/modules/tasks/tasks.service';
@@ -74,6 +75,14 @@ const ADAPTERS: AdapterCase[] = [
       return kind === 'image' ? { images: job.count, stray: [] } : { seconds: job.seconds ?? undefined, stray: [] };
     },
   })),
+  {
+    id: 'runway', kind: 'image',
+    send: async (r) => { const b = runwayBody(r).body; return { images: (b.outputCount as number | undefined) ?? 1, stray: strayOf(b, ['duration', 'audio']) }; },
+  },
+  {
+    id: 'runway', kind: 'video',
+    send: async (r) => { const b = runwayBody(r).body; return { seconds: b.duration as number, stray: strayOf(b, ['outputCount', 'audio']) }; },
+  },
 ];
 
 /** A value that would buy more than was paid for, for each priced key. */

@@ -1,0 +1,122 @@
+/**
+ * The runway, luma, elevenlabs and stability adapters through the HTTP API, real PostgreSQL and Temporal
+ * and their fakes: a success stores the output (synchronous audio too, without the bytes in workflow
+ * history), a final upstream failure refunds in full, a retryable one moves to the next channel, and
+ * priced fields in `options` are refused before anything is reserved or sent. Every credit figure is a
+ * literal from the model's price table.
+ */
+import { startRunwayFake, type FakeProvider } from '../fakes';
+import { accountOf, expectApiError, sql } from '../support/checks';
+import { createCustomer, startTestGateway, uniqueId, waitForTask, type TestGateway } from '../support/harness';
+
+const FAST = { queueMs: 30, runMs: 150 };
+
+describe('runway, luma, elevenlabs and stability through the gateway', () => {
+  let gw: TestGateway;
+  const fakes: FakeProvider[] = [];
+
+  beforeAll(async () => {
+    gw = await startTestGateway();
+  });
+  afterEach(async () => {
+    await Promise.all(fakes.splice(0).map((fake) => fake.close()));
+  });
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  /** A model with `fields`, served by one channel per fake (the first has the highest priority). */
+  async function modelOn(provider: string, on: FakeProvider[], upstream: string, fields: Record<string, unknown>, settings: Record<string, unknown> = {}): Promise<string> {
+    fakes.push(...on);
+    const id = uniqueId(`p16-${provider}`);
+    await gw.admin('POST', '/admin/models', { id, ...fields });
+    for (const [i, fake] of on.entries()) {
+      await gw.admin('POST', '/admin/channels', {
+        name: `${provider} ${i} for ${id}`, provider, base_url: fake.url, api_key: fake.apiKey, models: { [id]: upstream },
+        priority: 30 - 10 * i, settings: { pollIntervalMs: 100, timeoutMs: 5000, ...settings },
+      });
+    }
+    return id;
+  }
+
+  async function ledger(taskId: string): Promise<Record<string, number>> {
+    const rows = await sql<{ kind: string; amount: string | number }>(gw, 'select kind, amount from ledger_entries where ref = ? order by id', [taskId]);
+    return Object.fromEntries(rows.map((row) => [row.kind, Number(row.amount)]));
+  }
+
+  async function create(path: string, key: string, body: Record<string, unknown>): Promise<string> {
+    const created = await gw.request('POST', path, { key, body });
+    expect(created.status).toBe(200);
+    return created.body.id as string;
+  }
+
+  /** The stored output's bytes, from our own link. */
+  async function stored(task: { output: { url: string }[] }): Promise<Buffer> {
+    const res = await fetch(task.output[0].url);
+    expect(res.status).toBe(200);
+    return Buffer.from(await res.arrayBuffer());
+  }
+
+  describe('runway', () => {
+    const VIDEO = { category: 'video', pricing: { per_second: 3 }, default_duration: 5 };
+
+    it('image to video succeeds: 15 credits for 5 s, the video stored, the version header sent', async () => {
+      const runway = await startRunwayFake({ jobPlan: FAST });
+      const model = await modelOn('runway', [runway], 'gen4.5', VIDEO);
+      const customer = await createCustomer(gw, { credits: 100 });
+      const taskId = await create('/v1/videos', customer.key, { model, prompt: 'a fox', image_url: 'http://8.8.8.8/first.png' });
+      const task = await waitForTask(gw, customer.key, taskId);
+      expect(task).toMatchObject({ status: 'succeeded', credits: { reserved: 15, charged: 15, refunded: 0 } });
+      expect(await ledger(taskId)).toEqual({ hold: 15, capture: 15 });
+      expect(await accountOf(gw, customer.accountId)).toEqual(expect.objectContaining({ balance: 85, reserved: 0 }));
+      const [sent] = runway.requestsTo('POST', '/v1/image_to_video');
+      expect(sent.headers['x-runway-version']).toBe('2024-11-06');
+      expect(sent.body).toMatchObject({ model: 'gen4.5', duration: 5, promptImage: 'http://8.8.8.8/first.png' });
+      expect((await stored(task)).subarray(4, 8).toString('latin1')).toBe('ftyp');
+    });
+
+    it('a moderation failure (SAFETY.INPUT.TEXT) is final: refunded in full, the second channel never asked', async () => {
+      const first = await startRunwayFake({ jobPlan: { ...FAST, outcome: { kind: 'fail', code: 'SAFETY.INPUT.TEXT', message: 'flagged' } } });
+      const second = await startRunwayFake({ jobPlan: FAST });
+      const model = await modelOn('runway', [first, second], 'gen4.5', VIDEO);
+      const customer = await createCustomer(gw, { credits: 100 });
+      const taskId = await create('/v1/videos', customer.key, { model, prompt: 'a fox' });
+      const task = await waitForTask(gw, customer.key, taskId);
+      expect(task).toMatchObject({ status: 'failed', credits: { reserved: 15, charged: 0, refunded: 15 } });
+      expect(task.error.code).toBe('content_policy_violation');
+      expect(await ledger(taskId)).toEqual({ hold: 15, release: 15 });
+      expect(await accountOf(gw, customer.accountId)).toEqual(expect.objectContaining({ balance: 100, reserved: 0 }));
+      expect(second.requests).toHaveLength(0);
+    });
+
+    it('INTERNAL.BAD_OUTPUT is retryable: the next channel makes the video, 15 credits once', async () => {
+      const first = await startRunwayFake({ jobPlan: { ...FAST, outcome: { kind: 'fail', code: 'INTERNAL.BAD_OUTPUT.CODE01' } } });
+      const second = await startRunwayFake({ jobPlan: FAST });
+      const model = await modelOn('runway', [first, second], 'gen4.5', VIDEO);
+      const customer = await createCustomer(gw, { credits: 100 });
+      const taskId = await create('/v1/videos', customer.key, { model, prompt: 'a fox' });
+      const task = await waitForTask(gw, customer.key, taskId);
+      expect(task).toMatchObject({ status: 'succeeded', credits: { reserved: 15, charged: 15, refunded: 0 } });
+      expect(first.requestsTo('POST', '/v1/text_to_video')).toHaveLength(1);
+      expect(second.requestsTo('POST', '/v1/text_to_video')).toHaveLength(1);
+      expect(await accountOf(gw, customer.accountId)).toEqual(expect.objectContaining({ balance: 85, reserved: 0 }));
+    });
+
+    it('priced fields in options (duration, audio, outputCount) or at the top are refused; nothing reserved or sent', async () => {
+      const runway = await startRunwayFake({ jobPlan: FAST });
+      const model = await modelOn('runway', [runway], 'veo3.1', VIDEO);
+      const customer = await createCustomer(gw, { credits: 100 });
+      for (const [body, named] of [
+        [{ options: { duration: 8 } }, 'options.duration'],
+        [{ options: { audio: true } }, 'options.audio'],
+        [{ outputCount: 4 }, 'outputCount'],
+      ] as const) {
+        const answer = await gw.request('POST', '/v1/videos', { key: customer.key, body: { model, prompt: 'a fox', duration: 4, ...body } });
+        expectApiError(answer, 400, 'invalid_request');
+        expect(answer.body.error.message).toContain(named);
+      }
+      expect(await accountOf(gw, customer.accountId)).toEqual(expect.objectContaining({ balance: 100, reserved: 0 }));
+      expect(runway.requests).toHaveLength(0);
+    });
+  });
+});
