@@ -1,4 +1,5 @@
 import { createArkProvider } from './ark';
+import { createElevenLabsProvider } from './elevenlabs';
 import { createFalProvider } from './fal';
 import { createMockProvider } from './mock';
 import { createOpenAIProvider } from './openai';
@@ -15,6 +16,7 @@ export function createDefaultProviders(): ProviderRegistry {
     createReplicateProvider(),
     createFalProvider(),
     createRunwayProvider(),
+    createElevenLabsProvider(),
   ]);
 }
 

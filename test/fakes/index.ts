@@ -8,3 +8,4 @@ export { ReplicateFake, replicateToken, startReplicateFake, type ReplicateOutput
 export { FAL_REQUEST_ERROR_TYPES, FalFake, startFalFake, type FalAudioKey, type FalFakeOptions } from './fal-fake';
 export { HTML_WITH_SCRIPT, SVG_WITH_SCRIPT, type OutputServing } from './rough-outputs';
 export { RunwayFake, startRunwayFake, type RunwayFakeOptions } from './runway-fake';
+export { ElevenLabsFake, startElevenLabsFake, type ElevenLabsFakeOptions } from './elevenlabs-fake';

@@ -5,7 +5,7 @@
  * priced fields in `options` are refused before anything is reserved or sent. Every credit figure is a
  * literal from the model's price table.
  */
-import { startRunwayFake, type FakeProvider } from '../fakes';
+import { startElevenLabsFake, startRunwayFake, type FakeProvider } from '../fakes';
 import { accountOf, expectApiError, sql } from '../support/checks';
 import { createCustomer, startTestGateway, uniqueId, waitForTask, type TestGateway } from '../support/harness';
 
@@ -56,6 +56,20 @@ describe('runway, luma, elevenlabs and stability through the gateway', () => {
     expect(res.status).toBe(200);
     return Buffer.from(await res.arrayBuffer());
   }
+
+  /** The workflow history as text, its payloads decoded: an inline output would show here. */
+  async function historyText(taskId: string): Promise<string> {
+    const history = await gw.gateway.temporal.workflow.getHandle(taskId).fetchHistory();
+    return JSON.stringify(history, function (this: Record<string, unknown>, name, value) {
+      const raw = this[name];
+      if (raw instanceof Uint8Array) return Buffer.from(raw).toString('utf8');
+      if (name === 'data' && typeof raw === 'string') return Buffer.from(raw, 'base64').toString('utf8');
+      return value;
+    });
+  }
+
+  /** The start of any of the fakes' MP3 files in base64 (`ID3\x04...` then a frame header). */
+  const MP3_BASE64_HEAD = Buffer.from([0x49, 0x44, 0x33, 0x04, 0, 0, 0, 0, 0, 0, 0xff, 0xfb]).toString('base64');
 
   describe('runway', () => {
     const VIDEO = { category: 'video', pricing: { per_second: 3 }, default_duration: 5 };
@@ -117,6 +131,74 @@ describe('runway, luma, elevenlabs and stability through the gateway', () => {
       }
       expect(await accountOf(gw, customer.accountId)).toEqual(expect.objectContaining({ balance: 100, reserved: 0 }));
       expect(runway.requests).toHaveLength(0);
+    });
+  });
+
+  describe('elevenlabs (synchronous)', () => {
+    const MUSIC = { category: 'music', pricing: { per_second: 1 }, default_duration: 10 };
+
+    it('music succeeds in the submit: 10 credits for 10 s, the audio stored, the bytes never in workflow history', async () => {
+      const eleven = await startElevenLabsFake({ jobPlan: { queueMs: 0, runMs: 20 } });
+      const model = await modelOn('elevenlabs', [eleven], 'music_v1', MUSIC);
+      const customer = await createCustomer(gw, { credits: 100 });
+      const taskId = await create('/v1/music/generations', customer.key, { model, prompt: 'calm piano' });
+      const task = await waitForTask(gw, customer.key, taskId);
+      expect(task).toMatchObject({ status: 'succeeded', credits: { reserved: 10, charged: 10, refunded: 0 } });
+      expect(await ledger(taskId)).toEqual({ hold: 10, capture: 10 });
+      const [sent] = eleven.requestsTo('POST', '/v1/music');
+      expect(sent.query).toEqual({ output_format: 'mp3_44100_128' });
+      expect(sent.body).toEqual({ prompt: 'calm piano', model_id: 'music_v1', music_length_ms: 10000 });
+      const bytes = await stored(task);
+      expect(task.output[0].content_type).toBe('audio/mpeg');
+      expect(bytes.toString('base64').startsWith(MP3_BASE64_HEAD)).toBe(true);
+      const history = await historyText(taskId);
+      expect(history).toContain('music_v1');
+      expect(history).not.toContain(MP3_BASE64_HEAD);
+      expect(history.length).toBeLessThan(bytes.length);
+    });
+
+    it('bad_prompt is final: refunded in full, the second channel never asked', async () => {
+      const first = await startElevenLabsFake({ jobPlan: { queueMs: 0, runMs: 0, outcome: { kind: 'fail', code: 'bad_prompt' } } });
+      const second = await startElevenLabsFake({ jobPlan: { queueMs: 0, runMs: 0 } });
+      const model = await modelOn('elevenlabs', [first, second], 'music_v1', MUSIC);
+      const customer = await createCustomer(gw, { credits: 100 });
+      const taskId = await create('/v1/music/generations', customer.key, { model, prompt: 'in the style of a famous band' });
+      const task = await waitForTask(gw, customer.key, taskId);
+      expect(task).toMatchObject({ status: 'failed', credits: { reserved: 10, charged: 0, refunded: 10 } });
+      expect(task.error.code).toBe('content_policy_violation');
+      expect(await ledger(taskId)).toEqual({ hold: 10, release: 10 });
+      expect(await accountOf(gw, customer.accountId)).toEqual(expect.objectContaining({ balance: 100, reserved: 0 }));
+      expect(second.requests).toHaveLength(0);
+    });
+
+    it('429 system_busy moves to the next channel: 10 credits once', async () => {
+      const first = await startElevenLabsFake({ jobPlan: { queueMs: 0, runMs: 0 } });
+      const second = await startElevenLabsFake({ jobPlan: { queueMs: 0, runMs: 0 } });
+      first.failAlways('submit', { kind: 'rate_limited', retryAfter: '0' });
+      const model = await modelOn('elevenlabs', [first, second], 'music_v1', MUSIC);
+      const customer = await createCustomer(gw, { credits: 100 });
+      const taskId = await create('/v1/music/generations', customer.key, { model, prompt: 'calm piano', duration: 12 });
+      const task = await waitForTask(gw, customer.key, taskId);
+      expect(task).toMatchObject({ status: 'succeeded', credits: { reserved: 12, charged: 12, refunded: 0 } });
+      expect(second.requestsTo('POST', '/v1/music')[0].body).toMatchObject({ music_length_ms: 12000 });
+      expect(await accountOf(gw, customer.accountId)).toEqual(expect.objectContaining({ balance: 88, reserved: 0 }));
+    });
+
+    it('music_length_ms or composition_plan in options (or at the top) are refused; nothing reserved or sent', async () => {
+      const eleven = await startElevenLabsFake();
+      const model = await modelOn('elevenlabs', [eleven], 'music_v1', MUSIC);
+      const customer = await createCustomer(gw, { credits: 100 });
+      for (const [body, named] of [
+        [{ options: { music_length_ms: 600000 } }, 'options.music_length_ms'],
+        [{ options: { composition_plan: { sections: [] } } }, 'options.composition_plan'],
+        [{ music_length_ms: 600000 }, 'music_length_ms'],
+      ] as const) {
+        const answer = await gw.request('POST', '/v1/music/generations', { key: customer.key, body: { model, prompt: 'calm piano', ...body } });
+        expectApiError(answer, 400, 'invalid_request');
+        expect(answer.body.error.message).toContain(named);
+      }
+      expect(await accountOf(gw, customer.accountId)).toEqual(expect.objectContaining({ balance: 100, reserved: 0 }));
+      expect(eleven.requests).toHaveLength(0);
     });
   });
 });

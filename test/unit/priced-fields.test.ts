@@ -12,6 +12,7 @@ import { decodeJobId } from '../../src/providers/mock/mock-job';
 import { imageBody, videoBody } from '../../src/providers/openai/mapping';
 import { createTarget } from '../../src/providers/replicate/mapping';
 import { createBody as runwayBody } from '../../src/providers/runway/mapping';
+import { musicBody as elevenLabsBody } from '../../src/providers/elevenlabs/mapping';
 import type { MediaRequest } from '../../src/providers/types';
 import { CreateImageBody, CreateVideoBody, KNOWN_FIELDS } from '../../src/modules/tasks/tasks.schemas';
 import { pricedFieldProblems, toTaskRequest } from '../../src/modules/tasks/tasks.service';
@@ -82,6 +83,10 @@ const ADAPTERS: AdapterCase[] = [
   {
     id: 'runway', kind: 'video',
     send: async (r) => { const b = runwayBody(r).body; return { seconds: b.duration as number, stray: strayOf(b, ['outputCount', 'audio']) }; },
+  },
+  {
+    id: 'elevenlabs', kind: 'music',
+    send: async (r) => { const b = elevenLabsBody(r); return { seconds: (b.music_length_ms as number) / 1000, stray: strayOf(b, ['composition_plan']) }; },
   },
 ];
 
