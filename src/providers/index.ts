@@ -1,6 +1,7 @@
 import { createArkProvider } from './ark';
 import { createElevenLabsProvider } from './elevenlabs';
 import { createFalProvider } from './fal';
+import { createLumaProvider } from './luma';
 import { createMockProvider } from './mock';
 import { createOpenAIProvider } from './openai';
 import { createReplicateProvider } from './replicate';
@@ -17,6 +18,7 @@ export function createDefaultProviders(): ProviderRegistry {
     createFalProvider(),
     createRunwayProvider(),
     createElevenLabsProvider(),
+    createLumaProvider(),
   ]);
 }
 

@@ -111,6 +111,13 @@ export interface MediaProvider {
    * enough, and the gateway makes it, guarded. Never fetch a URL here yourself.
    */
   openOutput?(channel: ChannelAccess, job: JobRef, output: ProviderOutput): Promise<OpenedOutput | { request: OutputRequest } | null>;
+  /**
+   * Reads a provider callback that reached our per-job URL (already checked against our per-job token):
+   * verifies the provider's own signature where it has one and answers what the gateway must reply
+   * (`challenge`, e.g. MiniMax's handshake) or that the job has news (the workflow then reads its state once).
+   * Throws ProviderError (code invalid_request) for a forged or malformed callback.
+   */
+  readCallback?(channel: ChannelAccess, callback: ProviderCallback): ProviderCallbackResult;
 }
 
 export interface SubmitContext {
@@ -118,7 +125,20 @@ export interface SubmitContext {
   taskId: string;
   /** Which channel attempt this is (1-based), so a resubmission is distinguishable. */
   attempt: number;
+  /** Our signed per-job URL for provider callbacks, when the gateway wants one; adapters whose protocol can
+   *  call back write it into the submit request in their own spelling; others ignore it. */
+  callbackUrl?: string;
 }
+
+/** A provider's HTTP callback as it reached us. */
+export interface ProviderCallback {
+  headers: Record<string, string | undefined>;
+  rawBody: Buffer;
+}
+/** What to do with a provider callback. */
+export type ProviderCallbackResult =
+  | { kind: 'challenge'; reply: unknown }
+  | { kind: 'job-update'; jobId?: string };
 
 export interface OpenedOutput {
   body: Readable;

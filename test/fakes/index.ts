@@ -9,3 +9,4 @@ export { FAL_REQUEST_ERROR_TYPES, FalFake, startFalFake, type FalAudioKey, type 
 export { HTML_WITH_SCRIPT, SVG_WITH_SCRIPT, type OutputServing } from './rough-outputs';
 export { RunwayFake, startRunwayFake, type RunwayFakeOptions } from './runway-fake';
 export { ElevenLabsFake, startElevenLabsFake, type ElevenLabsFakeOptions } from './elevenlabs-fake';
+export { LumaFake, startLumaFake, type LumaCallbackSent } from './luma-fake';

@@ -5,7 +5,7 @@
  * priced fields in `options` are refused before anything is reserved or sent. Every credit figure is a
  * literal from the model's price table.
  */
-import { startElevenLabsFake, startRunwayFake, type FakeProvider } from '../fakes';
+import { startElevenLabsFake, startLumaFake, startRunwayFake, type FakeProvider } from '../fakes';
 import { accountOf, expectApiError, sql } from '../support/checks';
 import { createCustomer, startTestGateway, uniqueId, waitForTask, type TestGateway } from '../support/harness';
 
@@ -199,6 +199,64 @@ describe('runway, luma, elevenlabs and stability through the gateway', () => {
       }
       expect(await accountOf(gw, customer.accountId)).toEqual(expect.objectContaining({ balance: 100, reserved: 0 }));
       expect(eleven.requests).toHaveLength(0);
+    });
+  });
+
+  describe('luma', () => {
+    const VIDEO = { category: 'video', pricing: { per_second: 2 }, default_duration: 5 };
+    const VIDEOS = '/dream-machine/v1/generations/video';
+
+    it('a video with a first frame succeeds: 10 credits for 5 s, duration sent as "5s", the frame as keyframe', async () => {
+      const luma = await startLumaFake({ jobPlan: FAST });
+      const model = await modelOn('luma', [luma], 'ray-2', VIDEO);
+      const customer = await createCustomer(gw, { credits: 100 });
+      const taskId = await create('/v1/videos', customer.key, { model, prompt: 'a fox', image_url: 'http://8.8.8.8/first.png' });
+      const task = await waitForTask(gw, customer.key, taskId);
+      expect(task).toMatchObject({ status: 'succeeded', credits: { reserved: 10, charged: 10, refunded: 0 } });
+      expect(await ledger(taskId)).toEqual({ hold: 10, capture: 10 });
+      expect(luma.requestsTo('POST', VIDEOS)[0].body).toMatchObject({ model: 'ray-2', duration: '5s', keyframes: { frame0: { type: 'image', url: 'http://8.8.8.8/first.png' } } });
+      expect((await stored(task)).subarray(4, 8).toString('latin1')).toBe('ftyp');
+    });
+
+    it('a moderated generation is final: refunded in full, the second channel never asked', async () => {
+      const first = await startLumaFake({ jobPlan: { ...FAST, outcome: { kind: 'fail', message: 'Generation failed content moderation' } } });
+      const second = await startLumaFake({ jobPlan: FAST });
+      const model = await modelOn('luma', [first, second], 'ray-2', VIDEO);
+      const customer = await createCustomer(gw, { credits: 100 });
+      const taskId = await create('/v1/videos', customer.key, { model, prompt: 'a fox' });
+      const task = await waitForTask(gw, customer.key, taskId);
+      expect(task).toMatchObject({ status: 'failed', credits: { reserved: 10, charged: 0, refunded: 10 } });
+      expect(task.error.code).toBe('content_policy_violation');
+      expect(await ledger(taskId)).toEqual({ hold: 10, release: 10 });
+      expect(second.requests).toHaveLength(0);
+    });
+
+    it('an internal failure moves to the next channel: 10 credits once', async () => {
+      const first = await startLumaFake({ jobPlan: { ...FAST, outcome: { kind: 'fail', message: 'Internal server error' } } });
+      const second = await startLumaFake({ jobPlan: FAST });
+      const model = await modelOn('luma', [first, second], 'ray-2', VIDEO);
+      const customer = await createCustomer(gw, { credits: 100 });
+      const taskId = await create('/v1/videos', customer.key, { model, prompt: 'a fox' });
+      const task = await waitForTask(gw, customer.key, taskId);
+      expect(task).toMatchObject({ status: 'succeeded', credits: { reserved: 10, charged: 10, refunded: 0 } });
+      expect(second.requestsTo('POST', VIDEOS)).toHaveLength(1);
+      expect(await accountOf(gw, customer.accountId)).toEqual(expect.objectContaining({ balance: 90, reserved: 0 }));
+    });
+
+    it('"9s" or 4k in options is refused; nothing reserved or sent', async () => {
+      const luma = await startLumaFake({ jobPlan: FAST });
+      const model = await modelOn('luma', [luma], 'ray-2', VIDEO);
+      const customer = await createCustomer(gw, { credits: 100 });
+      for (const [body, named] of [
+        [{ options: { duration: '9s' } }, 'options.duration'],
+        [{ options: { resolution: '4k' } }, 'options.resolution'],
+      ] as const) {
+        const answer = await gw.request('POST', '/v1/videos', { key: customer.key, body: { model, prompt: 'a fox', ...body } });
+        expectApiError(answer, 400, 'invalid_request');
+        expect(answer.body.error.message).toContain(named);
+      }
+      expect(await accountOf(gw, customer.accountId)).toEqual(expect.objectContaining({ balance: 100, reserved: 0 }));
+      expect(luma.requests).toHaveLength(0);
     });
   });
 });

@@ -13,6 +13,7 @@ import { imageBody, videoBody } from '../../src/providers/openai/mapping';
 import { createTarget } from '../../src/providers/replicate/mapping';
 import { createBody as runwayBody } from '../../src/providers/runway/mapping';
 import { musicBody as elevenLabsBody } from '../../src/providers/elevenlabs/mapping';
+import { generationBody as lumaBody, parseLumaDuration } from '../../src/providers/luma/mapping';
 import type { MediaRequest } from '../../src/providers/types';
 import { CreateImageBody, CreateVideoBody, KNOWN_FIELDS } from '../../src/modules/tasks/tasks.schemas';
 import { pricedFieldProblems, toTaskRequest } from '../../src/modules/tasks/tasks.service';
@@ -87,6 +88,10 @@ const ADAPTERS: AdapterCase[] = [
   {
     id: 'elevenlabs', kind: 'music',
     send: async (r) => { const b = elevenLabsBody(r); return { seconds: (b.music_length_ms as number) / 1000, stray: strayOf(b, ['composition_plan']) }; },
+  },
+  {
+    id: 'luma', kind: 'video',
+    send: async (r) => { const b = lumaBody(r, undefined).body; return { seconds: parseLumaDuration(b.duration as string), stray: [] }; },
   },
 ];
 
