@@ -6,6 +6,7 @@ import { createMockProvider } from './mock';
 import { createOpenAIProvider } from './openai';
 import { createReplicateProvider } from './replicate';
 import { createRunwayProvider } from './runway';
+import { createStabilityProvider } from './stability';
 import { createProviderRegistry, type ProviderRegistry } from './registry';
 
 /** Every provider the gateway ships: the built-in mock and the real protocols. */
@@ -19,6 +20,7 @@ export function createDefaultProviders(): ProviderRegistry {
     createRunwayProvider(),
     createElevenLabsProvider(),
     createLumaProvider(),
+    createStabilityProvider(),
   ]);
 }
 

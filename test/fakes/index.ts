@@ -10,3 +10,4 @@ export { HTML_WITH_SCRIPT, SVG_WITH_SCRIPT, type OutputServing } from './rough-o
 export { RunwayFake, startRunwayFake, type RunwayFakeOptions } from './runway-fake';
 export { ElevenLabsFake, startElevenLabsFake, type ElevenLabsFakeOptions } from './elevenlabs-fake';
 export { LumaFake, startLumaFake, type LumaCallbackSent } from './luma-fake';
+export { StabilityFake, startStabilityFake } from './stability-fake';

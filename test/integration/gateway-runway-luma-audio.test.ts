@@ -5,7 +5,7 @@
  * priced fields in `options` are refused before anything is reserved or sent. Every credit figure is a
  * literal from the model's price table.
  */
-import { startElevenLabsFake, startLumaFake, startRunwayFake, type FakeProvider } from '../fakes';
+import { startElevenLabsFake, startLumaFake, startRunwayFake, startStabilityFake, type FakeProvider } from '../fakes';
 import { accountOf, expectApiError, sql } from '../support/checks';
 import { createCustomer, startTestGateway, uniqueId, waitForTask, type TestGateway } from '../support/harness';
 
@@ -257,6 +257,72 @@ describe('runway, luma, elevenlabs and stability through the gateway', () => {
       }
       expect(await accountOf(gw, customer.accountId)).toEqual(expect.objectContaining({ balance: 100, reserved: 0 }));
       expect(luma.requests).toHaveLength(0);
+    });
+  });
+
+  describe('stability (synchronous multipart)', () => {
+    const MUSIC = { category: 'music', pricing: { per_request: 7 } };
+    const PATH = '/v2beta/audio/stable-audio-2/text-to-audio';
+
+    it('audio succeeds in the submit: 7 credits a generation, the wav stored, the bytes never in workflow history', async () => {
+      const stability = await startStabilityFake({ jobPlan: { queueMs: 0, runMs: 20 } });
+      const model = await modelOn('stability', [stability], 'stable-audio-2.5', MUSIC, { outputFormat: 'wav' });
+      const customer = await createCustomer(gw, { credits: 100 });
+      const taskId = await create('/v1/music/generations', customer.key, { model, prompt: 'ambient pads', duration: 20 });
+      const task = await waitForTask(gw, customer.key, taskId);
+      expect(task).toMatchObject({ status: 'succeeded', credits: { reserved: 7, charged: 7, refunded: 0 } });
+      expect(await ledger(taskId)).toEqual({ hold: 7, capture: 7 });
+      expect(stability.requestsTo('POST', PATH)[0].body).toMatchObject({ prompt: 'ambient pads', model: 'stable-audio-2.5', duration: '20', output_format: 'wav' });
+      const bytes = await stored(task);
+      expect(task.output[0].content_type).toBe('audio/wav');
+      const history = await historyText(taskId);
+      expect(history).toContain('stable-audio-2.5');
+      expect(history).not.toContain(bytes.subarray(0, 48).toString('base64'));
+      expect(history.length).toBeLessThan(bytes.length);
+    });
+
+    it('a moderated prompt (403 content_moderation) is final: refunded, the channel stays enabled', async () => {
+      const first = await startStabilityFake({ jobPlan: { queueMs: 0, runMs: 0 } });
+      const second = await startStabilityFake({ jobPlan: { queueMs: 0, runMs: 0 } });
+      const model = await modelOn('stability', [first, second], 'stable-audio-2.5', MUSIC);
+      const customer = await createCustomer(gw, { credits: 100 });
+      const taskId = await create('/v1/music/generations', customer.key, { model, prompt: 'something forbidden' });
+      const task = await waitForTask(gw, customer.key, taskId);
+      expect(task).toMatchObject({ status: 'failed', credits: { reserved: 7, charged: 0, refunded: 7 } });
+      expect(task.error.code).toBe('content_policy_violation');
+      expect(await ledger(taskId)).toEqual({ hold: 7, release: 7 });
+      expect(second.requests).toHaveLength(0);
+      const channels = await sql<{ enabled: boolean }>(gw, 'select enabled from channels where base_url = ?', [first.url]);
+      expect(channels.map((c) => c.enabled)).toEqual([true]);
+    });
+
+    it('a 503 moves to the next channel: 7 credits once', async () => {
+      const first = await startStabilityFake({ jobPlan: { queueMs: 0, runMs: 0 } });
+      const second = await startStabilityFake({ jobPlan: { queueMs: 0, runMs: 0 } });
+      first.failAlways('submit', 'unavailable');
+      const model = await modelOn('stability', [first, second], 'stable-audio-2.5', MUSIC);
+      const customer = await createCustomer(gw, { credits: 100 });
+      const taskId = await create('/v1/music/generations', customer.key, { model, prompt: 'ambient pads' });
+      const task = await waitForTask(gw, customer.key, taskId);
+      expect(task).toMatchObject({ status: 'succeeded', credits: { reserved: 7, charged: 7, refunded: 0 } });
+      expect(second.requestsTo('POST', PATH)).toHaveLength(1);
+      expect(await accountOf(gw, customer.accountId)).toEqual(expect.objectContaining({ balance: 93, reserved: 0 }));
+    });
+
+    it('model or duration in options is refused; nothing reserved or sent', async () => {
+      const stability = await startStabilityFake();
+      const model = await modelOn('stability', [stability], 'stable-audio-2', MUSIC);
+      const customer = await createCustomer(gw, { credits: 100 });
+      for (const [body, named] of [
+        [{ options: { model: 'stable-audio-2.5' } }, 'options.model'],
+        [{ options: { duration: 190 } }, 'options.duration'],
+      ] as const) {
+        const answer = await gw.request('POST', '/v1/music/generations', { key: customer.key, body: { model, prompt: 'ambient pads', ...body } });
+        expectApiError(answer, 400, 'invalid_request');
+        expect(answer.body.error.message).toContain(named);
+      }
+      expect(await accountOf(gw, customer.accountId)).toEqual(expect.objectContaining({ balance: 100, reserved: 0 }));
+      expect(stability.requests).toHaveLength(0);
     });
   });
 });

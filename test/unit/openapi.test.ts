@@ -148,7 +148,7 @@ describe('OpenAPI document', () => {
     expect(schemas.CreateKeyBody).toMatchObject({ required: ['account_id'], additionalProperties: false });
     expect(schemas.CreateKeyBody.properties.name.default).toBe('default');
     expect(schemas.CreateChannelBody.properties.provider.enum).toEqual(expect.arrayContaining(['openai', 'ark', 'replicate', 'fal', 'mock']));
-    expect(schemas.CreateChannelBody.properties.provider.enum).toEqual(expect.arrayContaining(['runway', 'elevenlabs', 'luma']));
+    expect(schemas.CreateChannelBody.properties.provider.enum).toEqual(expect.arrayContaining(['runway', 'elevenlabs', 'luma', 'stability']));
     expect(schemas.ChatCompletionBody.required).toEqual(expect.arrayContaining(['model', 'messages']));
     expect(schemas.EmbeddingsBody.required).toEqual(expect.arrayContaining(['model', 'input']));
     const listParams = document.paths['/v1/tasks'].get.parameters.map((p: Json) => `${p.in}:${p.name}`);

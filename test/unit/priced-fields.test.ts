@@ -14,6 +14,7 @@ import { createTarget } from '../../src/providers/replicate/mapping';
 import { createBody as runwayBody } from '../../src/providers/runway/mapping';
 import { musicBody as elevenLabsBody } from '../../src/providers/elevenlabs/mapping';
 import { generationBody as lumaBody, parseLumaDuration } from '../../src/providers/luma/mapping';
+import { audioForm } from '../../src/providers/stability/mapping';
 import type { MediaRequest } from '../../src/providers/types';
 import { CreateImageBody, CreateVideoBody, KNOWN_FIELDS } from '../../src/modules/tasks/tasks.schemas';
 import { pricedFieldProblems, toTaskRequest } from '../../src/modules/tasks/tasks.service';
@@ -92,6 +93,10 @@ const ADAPTERS: AdapterCase[] = [
   {
     id: 'luma', kind: 'video',
     send: async (r) => { const b = lumaBody(r, undefined).body; return { seconds: parseLumaDuration(b.duration as string), stray: [] }; },
+  },
+  {
+    id: 'stability', kind: 'music',
+    send: async (r) => { const f = audioForm(r, 'mp3'); return { seconds: Number(f.duration), stray: [] }; },
   },
 ];
 
