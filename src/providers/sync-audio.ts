@@ -6,7 +6,7 @@
  */
 import { badResponse, errorFromReply, preview, transportError, type ErrorReader, type HttpCall } from './http';
 import { z } from 'zod';
-import { ProviderError, type JobRef, type ProviderJob } from './types';
+import { ProviderError, type JobRef, type MediaRequest, type ProviderJob, type SubmitContext } from './types';
 
 /**
  * The call timeout of synchronous audio channels: the whole generation happens inside one request, so it
@@ -78,4 +78,25 @@ export function nothingToPoll(provider: string, job: JobRef): never {
     retryable: false,
     message: `${provider} job ${job.jobId} was final at submit; the protocol is synchronous and has nothing to poll`,
   });
+}
+
+/**
+ * The whole submit of a synchronous audio protocol once the adapter built its call: music only, one call,
+ * the provider's own error rule (`reclassify`), then the finished job `<provider>_<taskId>_<attempt>`
+ * whose usage is the requested duration (the answer says nothing else).
+ */
+export async function submitAudio(
+  request: MediaRequest,
+  ctx: SubmitContext,
+  makeCall: () => AudioCall,
+  rules: { readError: ErrorReader; reclassify: (err: unknown) => unknown },
+): Promise<ProviderJob> {
+  if (request.kind !== 'music') {
+    throw new ProviderError({ code: 'invalid_request', retryable: false, message: `this provider does not serve ${request.kind}` });
+  }
+  const call = makeCall();
+  const audio = await fetchAudio(call, rules.readError).catch((err: unknown) => {
+    throw rules.reclassify(err);
+  });
+  return finishedAudioJob(`${call.provider}_${ctx.taskId}_${ctx.attempt}`, audio, request.duration);
 }

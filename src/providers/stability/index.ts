@@ -4,8 +4,8 @@
  * itself. `Authorization: Bearer <key>`; never retries. The job is final at submit (see sync-audio.ts).
  */
 import { joinUrl, parseChannelSettings } from '../http';
-import { fetchAudio, finishedAudioJob, nothingToPoll } from '../sync-audio';
-import { ProviderError, type ChannelAccess, type MediaProvider, type MediaRequest, type ProviderJob, type SubmitContext } from '../types';
+import { nothingToPoll, submitAudio } from '../sync-audio';
+import { type ChannelAccess, type MediaProvider, type MediaRequest, type ProviderJob, type SubmitContext } from '../types';
 import { StabilitySettings } from './dto';
 import { readStabilityError, reclassify } from './errors';
 import { STABILITY_PRICED_KEYS, audioForm } from './mapping';
@@ -18,26 +18,21 @@ export { StabilitySettings } from './dto';
 /** Creates the `stability` media provider (music). */
 export function createStabilityProvider(): MediaProvider {
   async function submit(channel: ChannelAccess, request: MediaRequest, ctx: SubmitContext): Promise<ProviderJob> {
-    if (request.kind !== 'music') {
-      throw new ProviderError({ code: 'invalid_request', retryable: false, message: `stability does not serve ${request.kind}` });
-    }
-    const settings = parseChannelSettings(PROVIDER, StabilitySettings, channel);
-    const form = new FormData();
-    for (const [key, value] of Object.entries(audioForm(request, settings.outputFormat))) form.append(key, value);
-    const call = {
-      provider: PROVIDER,
-      operation: 'submit',
-      method: 'POST' as const,
-      url: joinUrl(channel.baseUrl, TEXT_TO_AUDIO),
-      headers: { authorization: `Bearer ${channel.apiKey}` },
-      form,
-      timeoutMs: settings.timeoutMs,
-      secrets: [channel.apiKey],
-    };
-    const audio = await fetchAudio(call, readStabilityError).catch((err: unknown) => {
-      throw reclassify(err);
-    });
-    return finishedAudioJob(`stability_${ctx.taskId}_${ctx.attempt}`, audio, request.duration);
+    return submitAudio(request, ctx, () => {
+      const settings = parseChannelSettings(PROVIDER, StabilitySettings, channel);
+      const form = new FormData();
+      for (const [key, value] of Object.entries(audioForm(request, settings.outputFormat))) form.append(key, value);
+      return {
+        provider: PROVIDER,
+        operation: 'submit',
+        method: 'POST',
+        url: joinUrl(channel.baseUrl, TEXT_TO_AUDIO),
+        headers: { authorization: `Bearer ${channel.apiKey}` },
+        form,
+        timeoutMs: settings.timeoutMs,
+        secrets: [channel.apiKey],
+      };
+    }, { readError: readStabilityError, reclassify });
   }
 
   return {
