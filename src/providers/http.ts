@@ -204,7 +204,7 @@ export function retryAfterMs(headers: Headers, now: number = Date.now()): number
 }
 
 /** Timeouts become `timeout`, everything else thrown by fetch (refused, reset, DNS) `connection_error`. */
-function transportError(call: HttpCall, err: unknown): ProviderError {
+export function transportError(call: Pick<HttpCall, 'provider' | 'operation' | 'secrets' | 'timeoutMs'>, err: unknown): ProviderError {
   if (isTimeout(err)) {
     return new ProviderError({
       code: 'timeout',

@@ -1,5 +1,7 @@
 import { createArkProvider } from './ark';
+import { createElevenLabsProvider } from './elevenlabs';
 import { createFalProvider } from './fal';
+import { createLumaProvider } from './luma';
 import { createMockProvider } from './mock';
 import { createOpenAIProvider } from './openai';
 import { createReplicateProvider } from './replicate';
@@ -7,6 +9,8 @@ import { createGeminiProvider } from './gemini';
 import { createKlingProvider } from './kling';
 import { createMiniMaxProvider } from './minimax';
 import { createDashScopeProvider } from './dashscope';
+import { createRunwayProvider } from './runway';
+import { createStabilityProvider } from './stability';
 import { createProviderRegistry, type ProviderRegistry } from './registry';
 
 /** Every provider the gateway ships: the built-in mock and the real protocols. */
@@ -21,6 +25,10 @@ export function createDefaultProviders(): ProviderRegistry {
     createKlingProvider(),
     createMiniMaxProvider(),
     createDashScopeProvider(),
+    createRunwayProvider(),
+    createElevenLabsProvider(),
+    createLumaProvider(),
+    createStabilityProvider(),
   ]);
 }
 

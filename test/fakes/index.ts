@@ -11,3 +11,7 @@ export { GeminiFake, VEO_MODELS, startGeminiFake } from './gemini-fake';
 export { KLING_IMAGE_MODELS, KLING_VIDEO_MODELS, KlingFake, startKlingFake, type KlingCallbackSent, type KlingFakeOptions } from './kling-fake';
 export { MiniMaxFake, startMiniMaxFake, unknownMiniMaxTaskId, type MiniMaxFakeOptions, type SentCallback } from './minimax-fake';
 export { DashScopeFake, startDashScopeFake } from './dashscope-fake';
+export { RunwayFake, startRunwayFake, type RunwayFakeOptions } from './runway-fake';
+export { ElevenLabsFake, startElevenLabsFake, type ElevenLabsFakeOptions } from './elevenlabs-fake';
+export { LumaFake, startLumaFake, type LumaCallbackSent } from './luma-fake';
+export { StabilityFake, startStabilityFake } from './stability-fake';

@@ -148,7 +148,7 @@ describe('OpenAPI document', () => {
     expect(schemas.CreateVideoBody.properties.duration).toMatchObject({ type: 'integer', maximum: 600 });
     expect(schemas.CreateKeyBody).toMatchObject({ required: ['account_id'], additionalProperties: false });
     expect(schemas.CreateKeyBody.properties.name.default).toBe('default');
-    expect(schemas.CreateChannelBody.properties.provider.enum).toEqual(['openai', 'ark', 'replicate', 'fal', 'mock', 'gemini', 'kling', 'minimax', 'dashscope']);
+    expect(schemas.CreateChannelBody.properties.provider.enum).toEqual(['openai', 'ark', 'replicate', 'fal', 'mock', 'gemini', 'kling', 'minimax', 'dashscope', 'runway', 'elevenlabs', 'luma', 'stability']);
     expect(schemas.ChatCompletionBody.required).toEqual(expect.arrayContaining(['model', 'messages']));
     expect(schemas.EmbeddingsBody.required).toEqual(expect.arrayContaining(['model', 'input']));
     const listParams = document.paths['/v1/tasks'].get.parameters.map((p: Json) => `${p.in}:${p.name}`);

@@ -15,6 +15,10 @@ import { modelInput } from '../../src/providers/fal/mapping';
 import { decodeJobId } from '../../src/providers/mock/mock-job';
 import { imageBody, videoBody } from '../../src/providers/openai/mapping';
 import { createTarget } from '../../src/providers/replicate/mapping';
+import { createBody as runwayBody } from '../../src/providers/runway/mapping';
+import { musicBody as elevenLabsBody } from '../../src/providers/elevenlabs/mapping';
+import { generationBody as lumaBody, parseLumaDuration } from '../../src/providers/luma/mapping';
+import { audioForm } from '../../src/providers/stability/mapping';
 import type { MediaRequest } from '../../src/providers/types';
 import { CreateImageBody, CreateVideoBody, KNOWN_FIELDS } from '../../src/modules/tasks/tasks.schemas';
 import { pricedFieldProblems, toTaskRequest } from '../../src/modules/tasks/tasks.service';
@@ -90,6 +94,26 @@ const ADAPTERS: AdapterCase[] = [
       return kind === 'image' ? { images: job.count, stray: [] } : { seconds: job.seconds ?? undefined, stray: [] };
     },
   })),
+  {
+    id: 'runway', kind: 'image',
+    send: async (r) => { const b = runwayBody(r).body; return { images: (b.outputCount as number | undefined) ?? 1, stray: strayOf(b, ['duration', 'audio']) }; },
+  },
+  {
+    id: 'runway', kind: 'video',
+    send: async (r) => { const b = runwayBody(r).body; return { seconds: b.duration as number, stray: strayOf(b, ['outputCount', 'audio']) }; },
+  },
+  {
+    id: 'elevenlabs', kind: 'music',
+    send: async (r) => { const b = elevenLabsBody(r); return { seconds: (b.music_length_ms as number) / 1000, stray: strayOf(b, ['composition_plan']) }; },
+  },
+  {
+    id: 'luma', kind: 'video',
+    send: async (r) => { const b = lumaBody(r, undefined).body; return { seconds: parseLumaDuration(b.duration as string), stray: [] }; },
+  },
+  {
+    id: 'stability', kind: 'music',
+    send: async (r) => { const f = audioForm(r, 'mp3'); return { seconds: Number(f.duration), stray: [] }; },
+  },
 ];
 
 /**

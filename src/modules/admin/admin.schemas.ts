@@ -109,7 +109,7 @@ export const CreateModelBody = z.strictObject({
   max_output_tokens: z.number().int().positive().max(10_000_000).optional(),
 }).superRefine(mediaUnitsComplete);
 
-export const PROVIDER_IDS = ['openai', 'ark', 'replicate', 'fal', 'mock', 'gemini', 'kling', 'minimax', 'dashscope'] as const;
+export const PROVIDER_IDS = ['openai', 'ark', 'replicate', 'fal', 'mock', 'gemini', 'kling', 'minimax', 'dashscope', 'runway', 'elevenlabs', 'luma', 'stability'] as const;
 
 const channelModels = z.union([
   z.array(z.string().min(1).max(200)).min(1),

@@ -198,7 +198,7 @@ export const Channel = z.object({
   id: z.string(),
   object: z.literal('channel'),
   name: z.string(),
-  provider: z.enum(['openai', 'ark', 'replicate', 'fal', 'mock', 'gemini', 'kling', 'minimax', 'dashscope']),
+  provider: z.enum(['openai', 'ark', 'replicate', 'fal', 'mock', 'gemini', 'kling', 'minimax', 'dashscope', 'runway', 'elevenlabs', 'luma', 'stability']),
   base_url: z.string(),
   api_key_set: z.boolean().describe('The credential itself is never returned'),
   models: z.record(z.string(), z.string()).describe('Public model id -> upstream model name'),
