@@ -46,7 +46,7 @@ export class LumaFake extends FakeProvider {
   /** Whether generations with a `callback_url` call it. */
   sendCallbacks = true;
   /** Every callback POST made. */
-  readonly callbacks: LumaCallbackSent[] = [];
+  readonly callbackLog: LumaCallbackSent[] = [];
   private readonly watchers = new Set<NodeJS.Timeout>();
 
   constructor(opts: FakeOptions = {}) {
@@ -147,7 +147,7 @@ export class LumaFake extends FakeProvider {
       } catch {
         status = 'error';
       }
-      this.callbacks.push({ url, state: String(generation.state), status });
+      this.callbackLog.push({ url, state: String(generation.state), status });
       if (status === 200) return;
       await sleep(100);
     }
