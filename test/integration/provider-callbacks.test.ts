@@ -94,6 +94,22 @@ describe('provider callbacks', () => {
     expect(await accountOf(gw, customer.accountId)).toEqual(expect.objectContaining({ balance: 85, reserved: 0 }));
   });
 
+  it('the webhook signing secret is never shown by the admin API, and a PATCH that sends it back as shown keeps it', async () => {
+    const model = await videoModel();
+    const replicate = await replicateChannel(model);
+    const [listed] = ((await gw.admin('GET', '/admin/channels')).data as { models: Record<string, string>; id: string; settings: Record<string, unknown> }[])
+      .filter((c) => c.models[model] !== undefined);
+    expect(listed!.settings.webhookSecret).toBe('[hidden]');
+    expect(JSON.stringify(await gw.admin('GET', `/admin/channels/${listed!.id}`))).not.toContain(replicate.webhookSecret);
+    // The operator edits another setting and sends the settings back as they were shown.
+    await gw.admin('PATCH', `/admin/channels/${listed!.id}`, { settings: { ...listed!.settings, pollIntervalMs: 150 } });
+    const { customer, taskId } = await startTask(model);
+    // Still signed with the stored secret: the callback verifies and finishes the task with one read.
+    expect(await waitForTask(gw, customer.key, taskId)).toMatchObject({ status: 'succeeded', credits: { charged: 15 } });
+    expect(replicate.callbacks.sent[0]!.status).toBe(200);
+    expect(replicateReads(replicate)).toBe(1);
+  });
+
   it('fal: fal_webhook is asked for; its callback finishes the task with one status read', async () => {
     const model = await videoModel();
     const fal = await falChannel(model);

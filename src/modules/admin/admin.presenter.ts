@@ -37,6 +37,18 @@ export function presentMediaUnits(model: MediaUnits) {
   };
 }
 
+/** How a secret channel setting (a webhook signing secret) is shown: only that it is set. */
+export const HIDDEN_SETTING = '[hidden]';
+
+/** Settings whose value is a secret (`webhookSecret`...): shown as HIDDEN_SETTING, never in clear. */
+export function isSecretSetting(name: string): boolean {
+  return /secret/i.test(name);
+}
+
+function presentSettings(settings: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(settings).map(([name, value]) => [name, isSecretSetting(name) && value !== undefined ? HIDDEN_SETTING : value]));
+}
+
 /** A channel without its credential: only whether one is set. */
 export function presentChannel(channel: {
   id: string; name: string; provider: string; baseUrl: string; models: Record<string, string>; groups: string[]; priority: number;
@@ -45,7 +57,7 @@ export function presentChannel(channel: {
   return {
     id: channel.id, object: 'channel', name: channel.name, provider: channel.provider, base_url: channel.baseUrl, api_key_set: true,
     models: channel.models, groups: channel.groups, priority: channel.priority, weight: channel.weight, enabled: channel.enabled,
-    settings: channel.settings, disabled_reason: channel.disabledReason ?? null, upstream_pricing: channel.upstreamPricing ?? null,
+    settings: presentSettings(channel.settings), disabled_reason: channel.disabledReason ?? null, upstream_pricing: channel.upstreamPricing ?? null,
     created_at: channel.createdAt.toISOString(), updated_at: channel.updatedAt.toISOString(),
   };
 }

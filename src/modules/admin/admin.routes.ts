@@ -14,7 +14,7 @@ import { presentTask } from '../tasks/tasks.presenter';
 import { createCircuitBreaker } from '../../routing/circuit-breaker';
 import { createAccount } from '../accounts/accounts.service';
 import { createApiKey, rotateApiKey } from '../keys/keys.service';
-import { presentAccount, presentChannel, presentKey, presentModel } from './admin.presenter';
+import { HIDDEN_SETTING, isSecretSetting, presentAccount, presentChannel, presentKey, presentModel } from './admin.presenter';
 import {
   AdminUsageQuery, KeyListQuery, channelModelMap, CreateAccountBody, CreateChannelBody, CreateKeyBody, CreateModelBody, TopUpBody,
   UpdateChannelBody, UpdateKeyBody,
@@ -201,7 +201,12 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
     if (body.groups !== undefined) channel.groups = body.groups;
     if (body.priority !== undefined) channel.priority = body.priority;
     if (body.weight !== undefined) channel.weight = body.weight;
-    if (body.settings !== undefined) channel.settings = body.settings;
+    if (body.settings !== undefined) {
+      // A secret setting sent back as it was shown ("[hidden]") keeps its stored value.
+      const previous = channel.settings;
+      channel.settings = Object.fromEntries(Object.entries(body.settings).map(([name, value]) =>
+        [name, isSecretSetting(name) && value === HIDDEN_SETTING && previous[name] !== undefined ? previous[name] : value]));
+    }
     if (body.upstream_pricing !== undefined) channel.upstreamPricing = body.upstream_pricing;
     if (body.enabled !== undefined) {
       channel.enabled = body.enabled;
