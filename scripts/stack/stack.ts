@@ -120,6 +120,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       GATEWAY_SECRET: state.gatewaySecret,
       ADMIN_TOKEN: state.adminToken,
       PUBLIC_URL: url,
+      // One host: the API processes share this port through the cluster module; workers serve none.
+      METRICS_PORT: String(await freePort()),
       OUTBOUND_ALLOWLIST: '',
       S3_ENDPOINT: s3.endpoint,
       S3_ACCESS_KEY_ID: s3.accessKeyId,

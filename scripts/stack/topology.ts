@@ -48,6 +48,9 @@ export const ASSET_BUCKET = 'media-gateway-assets';
  */
 export const GATEWAY_SETTINGS: Record<string, string | null> = {
   NODE_ENV: 'production',
+  // Production refuses embedded services and an open /metrics: metrics on a private port of their own.
+  EMBEDDED_SERVICES: 'false',
+  METRICS_PORT: null,
   DATABASE_URL: null,
   TEMPORAL_ADDRESS: null,
   GATEWAY_SECRET: null,
