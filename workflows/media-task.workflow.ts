@@ -126,14 +126,23 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
   }
 
   const deadlineMs = input.deadlineSeconds * 1000;
-  let result: MediaTaskResult;
+  let result!: MediaTaskResult; // set by exactly one of the branches below
   try {
     result = await runWithDeadline(deadlineMs, () => runOnChannels());
   } catch (error) {
+    let ending: unknown = error;
     if (error instanceof DeliveredDespiteCancel) {
-      result = await CancellationScope.nonCancellable(() => finishSucceeded(error.pick, error.finished));
-    } else {
-      const failure = failureOf(error);
+      // A job that finished despite the cancel is settled as delivered; if its outputs can't be copied
+      // (a URL expired while we followed it), it ends like any failure below: refunded, never left held.
+      try {
+        result = await CancellationScope.nonCancellable(() => finishSucceeded(error.pick, error.finished));
+        ending = undefined;
+      } catch (persistError) {
+        ending = persistError;
+      }
+    }
+    if (ending !== undefined) {
+      const failure = failureOf(ending);
       const finalStatus: TaskStatus = failure.code === 'cancelled' ? 'cancelled' : 'failed';
       // Money back whatever happened; this scope ignores the cancellation that may have brought us here.
       await CancellationScope.nonCancellable(async () => {

@@ -246,6 +246,25 @@ describe('the wallet cannot leak: media', () => {
       expect(await accountOf(gw, customer.accountId)).toEqual(expect.objectContaining({ balance: 90, reserved: 0 }));
     });
 
+    it('a request that completes despite the cancel but whose output the gateway refuses: refunded in full, never left held', async () => {
+      // The output is served from 127.0.0.2, which the tests' allowlist does not cover: the copy is refused.
+      const fal = await startFalFake({ jobPlan: { queueMs: 20, runMs: Infinity, serve: { host: 'private' } }, honorCancelInProgress: false });
+      const model = await modelOn('fal', fal, 'fal-ai/kling-video/v2/master/text-to-video', { category: 'video', pricing: { per_second: 2 }, default_duration: 5 });
+      const customer = await createCustomer(gw, { credits: 100 });
+      const created = await gw.request('POST', '/v1/videos', { key: customer.key, body: { model, prompt: 'a fox' } });
+      const taskId = created.body.id as string;
+      await waitForTask(gw, customer.key, taskId, { until: (t) => t.status === 'processing', timeoutMs: 15_000 });
+      const job = await waitForJob(fal);
+      fal.startJob(job);
+      await gw.request('POST', `/v1/tasks/${taskId}/cancel`, { key: customer.key });
+      fal.finishJob(job);
+
+      const task = await waitForTask(gw, customer.key, taskId, { timeoutMs: 30_000 });
+      expect(task).toMatchObject({ status: 'failed', credits: { reserved: 10, charged: 0, refunded: 10 }, error: { code: 'output_refused' } });
+      expect(await ledger(taskId)).toEqual({ hold: 10, release: 10 });
+      expect(await accountOf(gw, customer.accountId)).toEqual(expect.objectContaining({ balance: 100, reserved: 0 }));
+    });
+
     it('fal stops a queued request: refunded in full', async () => {
       const fal = await startFalFake({ jobPlan: { queueMs: Infinity, runMs: 100 } });
       const model = await modelOn('fal', fal, 'fal-ai/kling-video/v2/master/text-to-video', { category: 'video', pricing: { per_second: 2 }, default_duration: 5 });

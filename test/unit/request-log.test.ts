@@ -1,6 +1,6 @@
 import pino from 'pino';
 import type Koa from 'koa';
-import { bindLog, requestContext, type RequestState } from '../../src/http/middleware';
+import { bindLog, loggablePath, requestContext, type RequestState } from '../../src/http/middleware';
 
 /** A logger writing JSON lines into an array, and a counter of the child loggers it made. */
 function capture(level: string) {
@@ -50,5 +50,12 @@ describe('request log', () => {
       expect.objectContaining({ msg: 'request', requestId, keyId: 'key_1', status: 200 }),
     ]);
     expect(children()).toBe(2);
+  });
+});
+
+describe('loggablePath', () => {
+  it('blanks the per-job token of a provider callback URL and leaves other paths alone', () => {
+    expect(loggablePath('/v1/provider-callbacks/task_abc/1/ch_x/s3cr3t-token_value')).toBe('/v1/provider-callbacks/task_abc/1/ch_x/[token]');
+    expect(loggablePath('/v1/tasks/task_abc')).toBe('/v1/tasks/task_abc');
   });
 });

@@ -54,7 +54,8 @@ function refuse(what: string): ProviderError {
 export function taskBody(request: MediaRequest, callbackUrl: string | undefined): Record<string, unknown> {
   const refs = request.references;
   const common = {
-    ...withoutPriced(request.options, KLING_PRICED_KEYS),
+    // The callback URL is the gateway's to choose (ours, or none): a consumer's never reaches the provider.
+    ...withoutPriced(request.options, [...KLING_PRICED_KEYS, 'callback_url']),
     model_name: request.model,
     ...(request.prompt ? { prompt: request.prompt } : {}),
     ...(callbackUrl !== undefined ? { callback_url: callbackUrl } : {}),

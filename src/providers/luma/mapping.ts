@@ -27,7 +27,8 @@ export function parseLumaDuration(value: string | null | undefined): number | un
 export function generationBody(request: MediaRequest, callbackUrl: string | undefined): { path: string; body: Record<string, unknown> } {
   const refs = request.references;
   const common = {
-    ...withoutPriced(request.options, LUMA_PRICED_KEYS),
+    // The callback URL is the gateway's to choose (ours, or none): a consumer's never reaches the provider.
+    ...withoutPriced(request.options, [...LUMA_PRICED_KEYS, 'callback_url']),
     model: request.model,
     prompt: request.prompt,
     ...(request.aspectRatio !== undefined ? { aspect_ratio: request.aspectRatio } : {}),
