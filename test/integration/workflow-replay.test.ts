@@ -12,25 +12,34 @@ import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { startFalFake, startReplicateFake, type FakeProvider } from '../fakes';
-import { createCustomer, startTestGateway, testEnv, uniqueId, waitForTask, type TestGateway } from '../support/harness';
+import { createCustomer, createMockModel, startTestGateway, testEnv, uniqueId, waitForTask, type TestGateway } from '../support/harness';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures');
 const HISTORIES = [
   'media-task-polling-success.history.json',
   'media-task-polling-failover.history.json',
   'media-task-callbacks-failover.history.json',
+  // Recorded from main at 2fd22b0 (2026-12-05), before the task-cost work of issue 13.
+  'main-2fd22b0-mock-instant-callback.history.json',
+  'main-2fd22b0-mock-cancelled.history.json',
+  'main-2fd22b0-fal-polling-success.history.json',
+  'main-2fd22b0-mock-failover.history.json',
 ];
 const record = process.env.RECORD_WORKFLOW_HISTORY === '1';
 
 describe('replay of histories recorded before provider callbacks', () => {
   if (record) {
     let gw: TestGateway;
+    let receiver: WebhookReceiver;
     const fakes: FakeProvider[] = [];
     beforeAll(async () => {
       gw = await startTestGateway();
+      receiver = await startWebhookReceiver();
     });
     afterAll(async () => {
       await Promise.all(fakes.map((fake) => fake.close()));
+      await receiver?.stop();
       await gw?.stop();
     });
 
@@ -42,14 +51,20 @@ describe('replay of histories recorded before provider callbacks', () => {
       });
     }
 
-    async function runAndSave(model: string, file: string): Promise<void> {
+    async function runAndSave(model: string, file: string, opts: { body?: Record<string, unknown>; cancel?: boolean; expected?: string } = {}): Promise<void> {
       const exists = await access(path.join(FIXTURES, file)).then(() => true, () => false);
       if (exists) return;
       const customer = await createCustomer(gw, { credits: 100 });
-      const created = await gw.request('POST', '/v1/videos', { key: customer.key, body: { model, prompt: 'a fox', duration: 5 } });
+      const created = await gw.request('POST', '/v1/videos', { key: customer.key, body: { model, prompt: 'a fox', duration: 5, ...opts.body } });
       expect(created.status).toBe(200);
+      if (opts.cancel) {
+        await waitForTask(gw, customer.key, created.body.id, { until: (t) => t.status === 'processing' });
+        expect((await gw.request('POST', `/v1/tasks/${created.body.id}/cancel`, { key: customer.key })).status).toBe(200);
+      }
       const task = await waitForTask(gw, customer.key, created.body.id);
-      expect(task.status).toBe('succeeded');
+      expect(task.status).toBe(opts.expected ?? 'succeeded');
+      // The workflow closes after the callback; wait for it so the history is complete.
+      await gw.gateway.temporal.workflow.getHandle(created.body.id).result().catch(() => undefined);
       const history = await gw.gateway.temporal.workflow.getHandle(created.body.id).fetchHistory();
       await writeFile(path.join(FIXTURES, file), JSON.stringify(history, null, 1) + '\n');
     }
@@ -80,6 +95,29 @@ describe('replay of histories recorded before provider callbacks', () => {
       await channel('replicate', replicate, model, 'acme/wan-video', 10, settings);
       await channel('fal', await startFalFake({ jobPlan: { queueMs: 100, runMs: 400 } }), model, 'fal-ai/kling-video/v2.1/standard/text-to-video', 0, settings);
       await runAndSave(model, HISTORIES[2]);
+    });
+
+    it('records (main 2fd22b0) a mock task that finishes at submit, with a consumer callback', async () => {
+      const { model } = await createMockModel(gw, { category: 'video', pricing: { per_second: 3 }, settings: { durationMs: 0 } });
+      await runAndSave(model, HISTORIES[3], { body: { callback_url: receiver.url('/replay-instant') } });
+    });
+
+    it('records (main 2fd22b0) a mock task cancelled while processing, with a consumer callback', async () => {
+      const { model } = await createMockModel(gw, { category: 'video', pricing: { per_second: 3 }, settings: { durationMs: 60_000 } });
+      await runAndSave(model, HISTORIES[4], { body: { callback_url: receiver.url('/replay-cancel') }, cancel: true, expected: 'cancelled' });
+    });
+
+    it('records (main 2fd22b0) a task that polls fal to success', async () => {
+      const model = uniqueId('replay-video-2fd22b0');
+      await gw.admin('POST', '/admin/models', { id: model, category: 'video', pricing: { per_second: 3 }, default_duration: 5 });
+      await channel('fal', await startFalFake({ jobPlan: { queueMs: 100, runMs: 400 } }), model, 'fal-ai/kling-video/v2.1/standard/text-to-video');
+      await runAndSave(model, HISTORIES[5]);
+    });
+
+    it('records (main 2fd22b0) a mock task that fails in flight (retryable) and succeeds on a second channel', async () => {
+      const { model } = await createMockModel(gw, { category: 'video', pricing: { per_second: 3 }, settings: { durationMs: 300, failRate: 1 } });
+      await gw.admin('POST', '/admin/channels', { name: `second mock for ${model}`, provider: 'mock', models: [model], priority: -1, settings: { durationMs: 200 } });
+      await runAndSave(model, HISTORIES[6]);
     });
   }
 
