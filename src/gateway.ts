@@ -7,6 +7,7 @@ import { createApp } from './app';
 import type { Logger } from './log';
 import { initOrm, migrateUp, type Orm } from './db/orm';
 import { createOutboundGuard } from './net/outbound-guard';
+import { useProviderOutboundGuard } from './providers/transport';
 import { createDefaultProviders } from './providers';
 import type { ProviderRegistry } from './providers/registry';
 import { createSecretBox, type SecretBox } from './security/secrets';
@@ -59,6 +60,8 @@ export async function startGateway(opts: {
   const box = createSecretBox([opts.secret, ...config.previousSecrets]);
   const store = createAssetStore(config);
   const outbound = createOutboundGuard({ allowlist: config.outboundAllowlist });
+  // The console's channel test calls providers from the API process: their redirects get the same guard.
+  useProviderOutboundGuard(outbound);
   const metrics = createMetrics();
   metrics.observeDatabase(() => orm.em.getKnex());
   const connection = await Connection.connect({ address: opts.temporalAddress });

@@ -33,9 +33,9 @@ export class OutboundTimeoutError extends Error {
 
 /** One outbound request as a caller describes it. */
 export interface OutboundRequest {
-  method?: 'GET' | 'POST';
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
   headers?: Record<string, string>;
-  body?: string;
+  body?: string | Buffer;
   /** Limit for the whole exchange: every hop, the headers and the body; the body stream fails past it. */
   timeoutMs: number;
   /** Redirects to follow (each hop checked again); 0 returns a 3xx answer as it is. Only GETs follow. */
@@ -62,8 +62,9 @@ export interface OutboundResponse {
 }
 
 /**
- * The gateway's one way to reach a URL it does not control: callbacks, provider output downloads (and the
- * redirect policy the chat proxy shares). Every hop is checked by the guard (scheme, credentials, every
+ * The gateway's one way to reach a URL it does not control: callbacks, provider output downloads, provider
+ * API calls (src/providers/transport.ts; the channel's URL trusted, its redirects not), and the redirect
+ * policy the chat proxy shares. Every hop is checked by the guard (scheme, credentials, every
  * resolved address), then checked again inside the socket's own DNS lookup, so a host that resolved to a
  * public address a moment ago cannot be re-pointed at our private network (DNS rebinding).
  */
@@ -132,7 +133,7 @@ export function createOutboundClient(guard: OutboundGuard): OutboundClient {
 
 function send(
   url: string,
-  opts: { method: string; headers: Record<string, string>; body?: string },
+  opts: { method: string; headers: Record<string, string>; body?: string | Buffer },
   lookup: LookupFunction | undefined,
   signal: AbortSignal,
 ): Promise<http.IncomingMessage> {

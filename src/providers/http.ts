@@ -4,6 +4,7 @@
  * Adapters never retry: each function here makes exactly one attempt and reports what happened.
  */
 import { z } from 'zod';
+import { providerRequest } from './transport';
 import { ProviderError, type ChannelAccess, type MediaRequest } from './types';
 
 /** Default limit for one submit, status or cancel call. */
@@ -92,24 +93,18 @@ export interface HttpReply {
 
 /** Makes one request and reads the whole body; throws ProviderError only for timeouts and network failures. */
 export async function send(call: HttpCall): Promise<HttpReply> {
-  const signal = AbortSignal.timeout(call.timeoutMs);
-  try {
-    const res = await fetch(call.url, requestInit(call, signal));
-    const text = await res.text();
-    return { status: res.status, headers: res.headers, text };
-  } catch (err) {
-    throw transportError(call, err);
-  }
-}
-
-function requestInit(call: HttpCall, signal: AbortSignal): RequestInit {
   const headers: Record<string, string> = { accept: 'application/json', ...call.headers };
   let body: string | undefined;
   if (call.json !== undefined) {
     headers['content-type'] = 'application/json';
     body = JSON.stringify(call.json);
   }
-  return { method: call.method, headers, body, signal, redirect: 'follow' };
+  try {
+    const answer = await providerRequest({ url: call.url, method: call.method, headers, body, timeoutMs: call.timeoutMs });
+    return { status: answer.status, headers: answer.headers, text: answer.bytes.toString('utf8') };
+  } catch (err) {
+    throw transportError(call, err);
+  }
 }
 
 /** Parses a JSON body; anything else is a retryable `bad_response` (a proxy page, a cut body). */
@@ -203,7 +198,10 @@ export function retryAfterMs(headers: Headers, now: number = Date.now()): number
   return Math.max(0, at - now);
 }
 
-/** Timeouts become `timeout`, everything else thrown by fetch (refused, reset, DNS) `connection_error`. */
+/**
+ * Timeouts become `timeout`, everything else thrown on the way (refused, reset, DNS, a redirect the guard
+ * refused, an oversize answer) `connection_error`.
+ */
 export function transportError(call: Pick<HttpCall, 'provider' | 'operation' | 'secrets' | 'timeoutMs'>, err: unknown): ProviderError {
   if (isTimeout(err)) {
     return new ProviderError({
@@ -223,7 +221,7 @@ export function transportError(call: Pick<HttpCall, 'provider' | 'operation' | '
 function isTimeout(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     const name = (e as { name?: unknown }).name;
-    if (name === 'TimeoutError') return true;
+    if (name === 'TimeoutError' || name === 'OutboundTimeoutError') return true;
   }
   return false;
 }
@@ -232,7 +230,9 @@ function describeCause(err: unknown): string {
   const parts: string[] = [];
   for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') parts.push(code);
+    // Our own refusals say what was refused (a redirect to a private address, an oversize answer).
+    if (e instanceof Error && (e.name === 'OutboundRefusedError' || e.name === 'ProviderAnswerTooLargeError')) parts.push(e.message);
+    else if (typeof code === 'string') parts.push(code);
     else if (e instanceof Error && e.message && e.message !== 'fetch failed') parts.push(e.message);
   }
   return [...new Set(parts)].join(': ');

@@ -6,6 +6,7 @@
  */
 import { badResponse, errorFromReply, preview, transportError, type ErrorReader, type HttpCall } from './http';
 import { z } from 'zod';
+import { providerRequest, type ProviderAnswer } from './transport';
 import { ProviderError, type JobRef, type MediaRequest, type ProviderJob, type SubmitContext } from './types';
 
 /**
@@ -17,37 +18,36 @@ export const SYNC_TIMEOUT_MS = z.number().int().min(1).max(115_000).default(110_
 
 /** One call whose success answer is audio bytes. */
 export interface AudioCall extends HttpCall {
-  /** A multipart body instead of `json` (fetch writes the boundary). */
+  /** A multipart body instead of `json` (encoded with its boundary before sending). */
   form?: FormData;
 }
 
 /** Makes the call; a non-2xx answer is classified with `readError`, a 2xx one must be non-empty `audio/*`. */
 export async function fetchAudio(call: AudioCall, readError: ErrorReader): Promise<{ bytes: Buffer; contentType: string }> {
-  return readAudio(call, await rawFetch(call), readError);
+  return readAudio(call, await request(call), readError);
 }
 
-async function rawFetch(call: AudioCall): Promise<Response> {
+async function request(call: AudioCall): Promise<ProviderAnswer> {
   const headers: Record<string, string> = { accept: 'audio/*', ...call.headers };
-  let body: string | FormData | undefined;
-  if (call.form) body = call.form;
-  else if (call.json !== undefined) {
+  let body: string | Buffer | undefined;
+  if (call.form) {
+    // Encoded the way fetch would (boundary in the content type), then sent through the guarded client.
+    const encoded = new Response(call.form);
+    headers['content-type'] = encoded.headers.get('content-type')!;
+    body = Buffer.from(await encoded.arrayBuffer());
+  } else if (call.json !== undefined) {
     headers['content-type'] = 'application/json';
     body = JSON.stringify(call.json);
   }
   try {
-    return await fetch(call.url, { method: call.method, headers, body, signal: AbortSignal.timeout(call.timeoutMs), redirect: 'follow' });
+    return await providerRequest({ url: call.url, method: call.method, headers, body, timeoutMs: call.timeoutMs });
   } catch (err) {
     throw transportError(call, err);
   }
 }
 
-async function readAudio(call: AudioCall, res: Response, readError: ErrorReader): Promise<{ bytes: Buffer; contentType: string }> {
-  let bytes: Buffer;
-  try {
-    bytes = Buffer.from(await res.arrayBuffer());
-  } catch (err) {
-    throw transportError(call, err);
-  }
+function readAudio(call: AudioCall, res: ProviderAnswer, readError: ErrorReader): { bytes: Buffer; contentType: string } {
+  const { bytes } = res;
   const contentType = (res.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
   if (res.status < 200 || res.status > 299) {
     throw errorFromReply(call, { status: res.status, headers: res.headers, text: bytes.toString('utf8') }, readError);

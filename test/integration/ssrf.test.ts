@@ -3,6 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { createOutboundGuard } from '../../src/net/outbound-guard';
 import { guardedPost } from '../../src/net/guarded-post';
 import { createOutboundClient } from '../../src/net/outbound-client';
+import { send, type HttpCall } from '../../src/providers/http';
+import { MAX_PROVIDER_ANSWER_BYTES, useProviderOutboundGuard } from '../../src/providers/transport';
+import { ProviderError } from '../../src/providers/types';
 import { createCustomer, createMockModel, startTestGateway, waitForTask, type TestGateway } from '../support/harness';
 import { sql, taskRowCount } from '../support/checks';
 import { walletOf } from '../support/state';
@@ -230,6 +233,64 @@ describe('SSRF: the shared outbound client (downloads, callbacks)', () => {
         for await (const _chunk of response.body) void _chunk;
       })();
       await expect(read).rejects.toThrow(/No complete answer within 300 ms/);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
+
+describe("SSRF: a provider adapter's own API calls", () => {
+  afterEach(() => useProviderOutboundGuard(createOutboundGuard({ allowlist: [] })));
+
+  function statusCall(url: string, timeoutMs = 5000): HttpCall {
+    return { provider: 'ark', operation: 'status', method: 'GET', url, headers: { authorization: 'Bearer channel-key' }, timeoutMs, secrets: ['channel-key'] };
+  }
+
+  it("reach the channel's private host, but a redirect from it to another private address is a connection_error, and the trap is never called", async () => {
+    const trap = await startRecorder('127.0.0.2');
+    const channelHost = await startRecorder('127.0.0.1', (path) => (path === '/to-trap' ? { status: 302, headers: { location: trap.url('/latest/meta-data/') } } : { status: 200 }));
+    useProviderOutboundGuard(createOutboundGuard({ allowlist: [] }));
+    try {
+      await expect(send(statusCall(channelHost.url('/task')))).resolves.toMatchObject({ status: 200, text: 'recorded' });
+      const refused = await send(statusCall(channelHost.url('/to-trap'))).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(ProviderError);
+      expect(refused).toMatchObject({ code: 'connection_error', retryable: true });
+      expect((refused as Error).message).toMatch(/Refused redirect 1/);
+      expect(trap.hits).toEqual([]);
+      // The operator's allowlist is what opens it, as for every other outbound request.
+      useProviderOutboundGuard(createOutboundGuard({ allowlist: ['127.0.0.2/32'] }));
+      await expect(send(statusCall(channelHost.url('/to-trap')))).resolves.toMatchObject({ status: 200 });
+      expect(trap.hits.map((h) => h.path)).toEqual(['/latest/meta-data/']);
+    } finally {
+      await trap.stop();
+      await channelHost.stop();
+    }
+  });
+
+  it('gives up on an answer larger than the cap, and on one that never ends, as retryable errors', async () => {
+    const server = http.createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (req.url === '/drip') {
+        res.write('{');
+        return;
+      }
+      const chunk = Buffer.alloc(1024 * 1024, 0x20);
+      let sent = 0;
+      const more = () => {
+        while (sent <= MAX_PROVIDER_ANSWER_BYTES) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', more);
+        }
+        res.end();
+      };
+      more();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      await expect(send(statusCall(`${base}/huge`, 60_000))).rejects.toMatchObject({ code: 'connection_error', message: expect.stringMatching(/larger than/) });
+      await expect(send(statusCall(`${base}/drip`, 300))).rejects.toMatchObject({ code: 'timeout', retryable: true });
     } finally {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { Scripted } from '../../fakes/fake-server';
 import { createOutboundClient } from '../../../src/net/outbound-client';
 import { createOutboundGuard } from '../../../src/net/outbound-guard';
+import { useProviderOutboundGuard } from '../../../src/providers/transport';
 import {
   ProviderError,
   type ChannelAccess,
@@ -72,8 +73,11 @@ export async function download(url: string): Promise<{ status: number; bytes: Bu
   return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()), contentType: res.headers.get('content-type') };
 }
 
-/** The guarded client as the tests' gateway has it (OUTBOUND_ALLOWLIST of the harness). */
-const outbound = createOutboundClient(createOutboundGuard({ allowlist: ['127.0.0.1/32', '::1'] }));
+/** The guard as the tests' gateway has it (OUTBOUND_ALLOWLIST of the harness). */
+const harnessGuard = createOutboundGuard({ allowlist: ['127.0.0.1/32', '::1'] });
+const outbound = createOutboundClient(harnessGuard);
+// Adapters called directly here make their API calls under the same guard as in the gateway's worker.
+useProviderOutboundGuard(harnessGuard);
 
 /**
  * An output as the gateway's asset step gets it: the adapter's bytes, or its request (trusted on the
