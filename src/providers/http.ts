@@ -84,6 +84,34 @@ export interface HttpCall {
   secrets: readonly string[];
 }
 
+/** Builds one call of an adapter: `(channel, operation, method, path, json?)`. */
+export type CallBuilder = (channel: ChannelAccess, operation: string, method: HttpCall['method'], path: string, json?: unknown) => HttpCall;
+
+/**
+ * The call builder of a provider whose API takes `Authorization: Bearer <key>` on the channel's base URL:
+ * validates the channel's settings with `schema` (a bad one is `invalid_channel_settings`) and adds the
+ * headers `extraHeaders` derives from them (`hasBody`: the call sends JSON).
+ */
+export function bearerCalls<S extends z.ZodType<{ timeoutMs: number }>>(
+  provider: string,
+  schema: S,
+  extraHeaders?: (settings: z.output<S>, hasBody: boolean) => Record<string, string>,
+): CallBuilder {
+  return (channel, operation, method, path, json) => {
+    const settings = parseChannelSettings(provider, schema, channel);
+    return {
+      provider,
+      operation,
+      method,
+      url: joinUrl(channel.baseUrl, path),
+      headers: { authorization: `Bearer ${channel.apiKey}`, ...extraHeaders?.(settings, json !== undefined) },
+      json,
+      timeoutMs: settings.timeoutMs,
+      secrets: [channel.apiKey],
+    };
+  };
+}
+
 /** A response whose body has been read as text. */
 export interface HttpReply {
   status: number;

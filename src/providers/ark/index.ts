@@ -4,7 +4,7 @@
  * queued. Plain HTTP against `channel.baseUrl` (`.../api/v3`); never retries.
  */
 import { cancelWhileQueued } from '../cancel-queued';
-import { badResponse, joinUrl, parseBody, parseChannelSettings, sendOk, type HttpCall } from '../http';
+import { badResponse, bearerCalls, parseBody, sendOk } from '../http';
 import {
   ProviderError,
   type CancelOutcome,
@@ -27,19 +27,7 @@ export { ArkSettings } from './dto';
 
 /** Creates the `ark` media provider (video). */
 export function createArkProvider(): MediaProvider {
-  function call(channel: ChannelAccess, operation: string, method: HttpCall['method'], path: string, json?: unknown): HttpCall {
-    const settings = parseChannelSettings(PROVIDER, ArkSettings, channel);
-    return {
-      provider: PROVIDER,
-      operation,
-      method,
-      url: joinUrl(channel.baseUrl, path),
-      headers: { authorization: `Bearer ${channel.apiKey}` },
-      json,
-      timeoutMs: settings.timeoutMs,
-      secrets: [channel.apiKey],
-    };
-  }
+  const call = bearerCalls(PROVIDER, ArkSettings);
 
   async function fetchTask(channel: ChannelAccess, job: JobRef, operation: string): Promise<ProviderJob> {
     const c = call(channel, operation, 'GET', `${TASKS}/${encodeURIComponent(job.jobId)}`);

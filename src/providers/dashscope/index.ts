@@ -6,7 +6,7 @@
  * `.../api/v1`); never retries.
  */
 import { cancelWhileQueued } from '../cancel-queued';
-import { badResponse, joinUrl, parseBody, parseChannelSettings, sendOk, type HttpCall } from '../http';
+import { badResponse, bearerCalls, parseBody, sendOk, type HttpCall } from '../http';
 import {
   ProviderError,
   type CancelOutcome,
@@ -26,22 +26,10 @@ export { DashScopeSettings } from './dto';
 
 /** Creates the `dashscope` media provider (video, image). */
 export function createDashScopeProvider(): MediaProvider {
-  function call(channel: ChannelAccess, operation: string, method: HttpCall['method'], path: string, json?: unknown): HttpCall {
-    const settings = parseChannelSettings(PROVIDER, DashScopeSettings, channel);
-    const headers: Record<string, string> = { authorization: `Bearer ${channel.apiKey}` };
-    if (json !== undefined) headers['x-dashscope-async'] = 'enable';
-    if (settings.workspace) headers['x-dashscope-workspace'] = settings.workspace;
-    return {
-      provider: PROVIDER,
-      operation,
-      method,
-      url: joinUrl(channel.baseUrl, path),
-      headers,
-      json,
-      timeoutMs: settings.timeoutMs,
-      secrets: [channel.apiKey],
-    };
-  }
+  const call = bearerCalls(PROVIDER, DashScopeSettings, (settings, hasBody) => ({
+    ...(hasBody ? { 'x-dashscope-async': 'enable' } : {}),
+    ...(settings.workspace ? { 'x-dashscope-workspace': settings.workspace } : {}),
+  }));
 
   /** sendOk, with `Arrearage` (an overdue account, answered as HTTP 400) told apart from a bad request. */
   async function ok(c: HttpCall, notFoundCode?: string) {

@@ -5,7 +5,7 @@
  * `Authorization: Bearer <key>`; never retries. No cancel: Luma's DELETE deletes a generation and whether
  * it stops a running one is not documented.
  */
-import { badResponse, joinUrl, parseBody, parseChannelSettings, sendOk, type HttpCall } from '../http';
+import { badResponse, bearerCalls, parseBody, sendOk } from '../http';
 import {
   ProviderError,
   type ChannelAccess,
@@ -27,19 +27,7 @@ export { LumaSettings } from './dto';
 
 /** Creates the `luma` media provider (video, image). */
 export function createLumaProvider(): MediaProvider {
-  function call(channel: ChannelAccess, operation: string, method: HttpCall['method'], path: string, json?: unknown): HttpCall {
-    const settings = parseChannelSettings(PROVIDER, LumaSettings, channel);
-    return {
-      provider: PROVIDER,
-      operation,
-      method,
-      url: joinUrl(channel.baseUrl, path),
-      headers: { authorization: `Bearer ${channel.apiKey}` },
-      json,
-      timeoutMs: settings.timeoutMs,
-      secrets: [channel.apiKey],
-    };
-  }
+  const call = bearerCalls(PROVIDER, LumaSettings);
 
   async function submit(channel: ChannelAccess, request: MediaRequest, ctx: SubmitContext): Promise<ProviderJob> {
     if (request.kind === 'music') throw new ProviderError({ code: 'invalid_request', retryable: false, message: 'luma does not serve music' });

@@ -7,17 +7,7 @@
  */
 import { Readable } from 'node:stream';
 import type { z } from 'zod';
-import {
-  badResponse,
-  errorFromReply,
-  isRecord,
-  joinUrl,
-  parseBody,
-  parseChannelSettings,
-  retryAfterMs,
-  send,
-  type HttpCall,
-} from '../http';
+import { badResponse, bearerCalls, errorFromReply, isRecord, parseBody, parseChannelSettings, retryAfterMs, send, type HttpCall } from '../http';
 import {
   ProviderError,
   type CancelOutcome,
@@ -53,19 +43,7 @@ export { MiniMaxSettings } from './dto';
 
 /** Creates the `minimax` media provider (video, music). */
 export function createMiniMaxProvider(): MediaProvider {
-  function call(channel: ChannelAccess, operation: string, method: HttpCall['method'], path: string, json?: unknown): HttpCall {
-    const settings = parseChannelSettings(PROVIDER, MiniMaxSettings, channel);
-    return {
-      provider: PROVIDER,
-      operation,
-      method,
-      url: joinUrl(channel.baseUrl, path),
-      headers: { authorization: `Bearer ${channel.apiKey}` },
-      json,
-      timeoutMs: settings.timeoutMs,
-      secrets: [channel.apiKey],
-    };
-  }
+  const call = bearerCalls(PROVIDER, MiniMaxSettings);
 
   /**
    * One call whose answer carries `base_resp`: a non-zero `status_code` is the error, in HTTP 200 or not

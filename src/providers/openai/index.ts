@@ -4,14 +4,7 @@
  * authenticated `GET /videos/{id}/content`). Plain HTTP against `channel.baseUrl` (`.../v1`); never retries.
  */
 import { Readable } from 'node:stream';
-import {
-  badResponse,
-  joinUrl,
-  parseBody,
-  parseChannelSettings,
-  sendOk,
-  type HttpCall,
-} from '../http';
+import { badResponse, bearerCalls, joinUrl, parseBody, parseChannelSettings, sendOk } from '../http';
 import {
   ProviderError,
   type CancelOutcome,
@@ -35,22 +28,10 @@ export { OpenAISettings } from './dto';
 
 /** Creates the `openai` media provider (image, video). */
 export function createOpenAIProvider(): MediaProvider {
-  function call(channel: ChannelAccess, operation: string, method: HttpCall['method'], path: string, json?: unknown): HttpCall {
-    const settings = parseChannelSettings(PROVIDER, OpenAISettings, channel);
-    const headers: Record<string, string> = { authorization: `Bearer ${channel.apiKey}` };
-    if (settings.organization) headers['openai-organization'] = settings.organization;
-    if (settings.project) headers['openai-project'] = settings.project;
-    return {
-      provider: PROVIDER,
-      operation,
-      method,
-      url: joinUrl(channel.baseUrl, path),
-      headers,
-      json,
-      timeoutMs: settings.timeoutMs,
-      secrets: [channel.apiKey],
-    };
-  }
+  const call = bearerCalls(PROVIDER, OpenAISettings, (settings) => ({
+    ...(settings.organization ? { 'openai-organization': settings.organization } : {}),
+    ...(settings.project ? { 'openai-project': settings.project } : {}),
+  }));
 
   function contentUrl(channel: ChannelAccess, videoId: string): string {
     return joinUrl(channel.baseUrl, `videos/${encodeURIComponent(videoId)}/content`);

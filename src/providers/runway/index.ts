@@ -4,7 +4,7 @@
  * task (and deletes a finished one, so it is only sent before the end). `Authorization: Bearer <key>` and
  * the `X-Runway-Version` header from the channel settings; never retries.
  */
-import { badResponse, joinUrl, parseBody, parseChannelSettings, sendOk, type HttpCall } from '../http';
+import { badResponse, bearerCalls, parseBody, sendOk } from '../http';
 import type { CancelOutcome, ChannelAccess, JobRef, MediaProvider, MediaRequest, ProviderJob } from '../types';
 import { CreatedTask, RunwaySettings, RunwayTask } from './dto';
 import { readRunwayError } from './errors';
@@ -16,19 +16,7 @@ export { RunwaySettings } from './dto';
 
 /** Creates the `runway` media provider (video, image). */
 export function createRunwayProvider(): MediaProvider {
-  function call(channel: ChannelAccess, operation: string, method: HttpCall['method'], path: string, json?: unknown): HttpCall {
-    const settings = parseChannelSettings(PROVIDER, RunwaySettings, channel);
-    return {
-      provider: PROVIDER,
-      operation,
-      method,
-      url: joinUrl(channel.baseUrl, path),
-      headers: { authorization: `Bearer ${channel.apiKey}`, 'x-runway-version': settings.apiVersion },
-      json,
-      timeoutMs: settings.timeoutMs,
-      secrets: [channel.apiKey],
-    };
-  }
+  const call = bearerCalls(PROVIDER, RunwaySettings, (settings) => ({ 'x-runway-version': settings.apiVersion }));
 
   async function fetchTask(channel: ChannelAccess, job: JobRef, operation: string): Promise<ProviderJob> {
     const c = call(channel, operation, 'GET', `tasks/${encodeURIComponent(job.jobId)}`);
