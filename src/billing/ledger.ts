@@ -86,7 +86,12 @@ export async function chargeBeyondHold(trx: Knex.Transaction, input: { ref: stri
   }
   if (input.apiKeyId) {
     await trx.raw(`update api_keys set budget_spent = budget_spent + ? where id = ?`, [input.amount, input.apiKeyId]);
-    await trx.raw(`update key_monthly_spend set spent = spent + ? where api_key_id = ? and month = ?`, [input.amount, input.apiKeyId, budgetMonth(new Date())]);
+    // The month's row may not exist yet (the hold was taken last month, the usage came in this one).
+    await trx.raw(
+      `insert into key_monthly_spend (api_key_id, month, spent) values (?, ?, ?)
+       on conflict (api_key_id, month) do update set spent = key_monthly_spend.spent + excluded.spent`,
+      [input.apiKeyId, budgetMonth(new Date()), input.amount],
+    );
   }
   return owed;
 }
