@@ -7,7 +7,8 @@
  */
 import { startElevenLabsFake, startLumaFake, startRunwayFake, startStabilityFake, type FakeProvider } from '../fakes';
 import { accountOf, expectApiError, sql } from '../support/checks';
-import { createCustomer, startTestGateway, uniqueId, waitForTask, type TestGateway } from '../support/harness';
+import { createCustomer, startTestGateway, waitForTask, type TestGateway } from '../support/harness';
+import { ledgerByKind, modelOnFakes } from '../support/fake-channels';
 
 const FAST = { queueMs: 30, runMs: 150 };
 
@@ -28,21 +29,10 @@ describe('runway, luma, elevenlabs and stability through the gateway', () => {
   /** A model with `fields`, served by one channel per fake (the first has the highest priority). */
   async function modelOn(provider: string, on: FakeProvider[], upstream: string, fields: Record<string, unknown>, settings: Record<string, unknown> = {}): Promise<string> {
     fakes.push(...on);
-    const id = uniqueId(`p16-${provider}`);
-    await gw.admin('POST', '/admin/models', { id, ...fields });
-    for (const [i, fake] of on.entries()) {
-      await gw.admin('POST', '/admin/channels', {
-        name: `${provider} ${i} for ${id}`, provider, base_url: fake.url, api_key: fake.apiKey, models: { [id]: upstream },
-        priority: 30 - 10 * i, settings: { pollIntervalMs: 100, timeoutMs: 5000, ...settings },
-      });
-    }
-    return id;
+    return modelOnFakes(gw, provider, on, upstream, fields, settings);
   }
 
-  async function ledger(taskId: string): Promise<Record<string, number>> {
-    const rows = await sql<{ kind: string; amount: string | number }>(gw, 'select kind, amount from ledger_entries where ref = ? order by id', [taskId]);
-    return Object.fromEntries(rows.map((row) => [row.kind, Number(row.amount)]));
-  }
+  const ledger = (taskId: string) => ledgerByKind(gw, taskId);
 
   async function create(path: string, key: string, body: Record<string, unknown>): Promise<string> {
     const created = await gw.request('POST', path, { key, body });

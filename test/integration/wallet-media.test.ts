@@ -6,8 +6,9 @@
  * literal from the model's price table.
  */
 import { startArkFake, startFalFake, startOpenAIFake, startReplicateFake, type FakeProvider } from '../fakes';
-import { accountOf, expectApiError, sql, taskRowCount } from '../support/checks';
+import { accountOf, expectApiError, taskRowCount } from '../support/checks';
 import { createCustomer, startTestGateway, uniqueId, waitForTask, type TestGateway } from '../support/harness';
+import { ledgerByKind, modelOnFakes } from '../support/fake-channels';
 
 const FAST = { queueMs: 30, runMs: 150 };
 
@@ -28,19 +29,10 @@ describe('the wallet cannot leak: media', () => {
   /** A model with `fields` (pricing, units...) on one channel of `provider` at `fake`, mapped to `upstream`. */
   async function modelOn(provider: string, fake: FakeProvider, upstream: string, fields: Record<string, unknown>): Promise<string> {
     fakes.push(fake);
-    const id = uniqueId(`w-${provider}`);
-    await gw.admin('POST', '/admin/models', { id, ...fields });
-    await gw.admin('POST', '/admin/channels', {
-      name: `${provider} for ${id}`, provider, base_url: fake.url, api_key: fake.apiKey, models: { [id]: upstream },
-      settings: { pollIntervalMs: 100, timeoutMs: 5000 },
-    });
-    return id;
+    return modelOnFakes(gw, provider, [fake], upstream, fields);
   }
 
-  async function ledger(taskId: string): Promise<Record<string, number>> {
-    const rows = await sql<{ kind: string; amount: string | number }>(gw, 'select kind, amount from ledger_entries where ref = ? order by id', [taskId]);
-    return Object.fromEntries(rows.map((row) => [row.kind, Number(row.amount)]));
-  }
+  const ledger = (taskId: string) => ledgerByKind(gw, taskId);
 
   const ARK_TASKS = '/api/v3/contents/generations/tasks';
 

@@ -4,8 +4,9 @@
  * PENDING, priced fields enforced. Every credit figure is a literal from the model's price.
  */
 import { startDashScopeFake, startMiniMaxFake, type FakeProvider } from '../../fakes';
-import { accountOf, expectApiError, sql } from '../../support/checks';
+import { accountOf, expectApiError } from '../../support/checks';
 import { createCustomer, startTestGateway, uniqueId, waitForTask, type TestGateway } from '../../support/harness';
+import { channelOnFake, ledgerByKind, modelOnFakes } from '../../support/fake-channels';
 
 const FAST = { queueMs: 30, runMs: 150 };
 const MINIMAX_VIDEO = '/v1/video_generation';
@@ -28,23 +29,15 @@ describe('minimax and dashscope through the API', () => {
 
   async function channel(provider: string, fake: FakeProvider, model: string, upstream: string, priority = 10): Promise<void> {
     fakes.push(fake);
-    await gw.admin('POST', '/admin/channels', {
-      name: `${provider} ${priority} for ${model}`, provider, base_url: fake.url, api_key: fake.apiKey, models: { [model]: upstream }, priority,
-      settings: { pollIntervalMs: 100, timeoutMs: 5000 },
-    });
+    await channelOnFake(gw, provider, fake, model, upstream, { priority });
   }
 
   async function modelOn(provider: string, fake: FakeProvider, upstream: string, fields: Record<string, unknown>): Promise<string> {
-    const id = uniqueId(`mw-${provider}`);
-    await gw.admin('POST', '/admin/models', { id, ...fields });
-    await channel(provider, fake, id, upstream);
-    return id;
+    fakes.push(fake);
+    return modelOnFakes(gw, provider, [fake], upstream, fields);
   }
 
-  async function ledger(taskId: string): Promise<Record<string, number>> {
-    const rows = await sql<{ kind: string; amount: string | number }>(gw, 'select kind, amount from ledger_entries where ref = ? order by id', [taskId]);
-    return Object.fromEntries(rows.map((row) => [row.kind, Number(row.amount)]));
-  }
+  const ledger = (taskId: string) => ledgerByKind(gw, taskId);
 
   describe('dashscope (Wan)', () => {
     it('a 3 s video of the 5 priced: 9 credits charged, 6 released, a durable mp4 link', async () => {

@@ -3,9 +3,10 @@
  * fakes: priced fields the consumer may not override, what goes upstream, durable outputs, and the
  * failures that end a task with a refund (every credit figure a literal from the model's price).
  */
-import { startGeminiFake, startKlingFake, type FakeProvider, type GeminiFake, type KlingFake } from '../../fakes';
-import { accountOf, expectApiError, sql, taskRowCount } from '../../support/checks';
+import { startGeminiFake, startKlingFake, type FakeProvider } from '../../fakes';
+import { accountOf, expectApiError, taskRowCount } from '../../support/checks';
 import { createCustomer, startTestGateway, uniqueId, waitForTask, type TestGateway } from '../../support/harness';
+import { ledgerByKind, modelOnFakes } from '../../support/fake-channels';
 import { isMp4, isPng } from './helpers';
 
 const FAST = { queueMs: 30, runMs: 150 };
@@ -28,21 +29,10 @@ describe('gemini and kling through the gateway', () => {
   /** A model with `fields` on one channel per fake (first fake asked first), each mapped to `upstream`. */
   async function modelOn(provider: string, upstream: string, fields: Record<string, unknown>, ...on: FakeProvider[]): Promise<string> {
     fakes.push(...on);
-    const id = uniqueId(`vk-${provider}`);
-    await gw.admin('POST', '/admin/models', { id, ...fields });
-    for (const [i, fake] of on.entries()) {
-      await gw.admin('POST', '/admin/channels', {
-        name: `${provider} ${i} for ${id}`, provider, base_url: fake.url, api_key: fake.apiKey, models: { [id]: upstream },
-        priority: 30 - i, settings: { pollIntervalMs: 100, timeoutMs: 5000 },
-      });
-    }
-    return id;
+    return modelOnFakes(gw, provider, on, upstream, fields);
   }
 
-  async function ledger(taskId: string): Promise<Record<string, number>> {
-    const rows = await sql<{ kind: string; amount: string | number }>(gw, 'select kind, amount from ledger_entries where ref = ? order by id', [taskId]);
-    return Object.fromEntries(rows.map((row) => [row.kind, Number(row.amount)]));
-  }
+  const ledger = (taskId: string) => ledgerByKind(gw, taskId);
 
   describe('gemini', () => {
     const veo = (fields: Record<string, unknown> = {}) => ({ category: 'video', pricing: { per_second: 5 }, default_duration: 8, ...fields });
