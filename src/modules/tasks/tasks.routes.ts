@@ -42,7 +42,7 @@ export function tasksRoutes(deps: { tasks: TasksService; em: (ctx: { state: unkn
       ctx.res.once('close', () => closed.abort());
       signal = closed.signal;
     }
-    const answer = await answers.get(deps.em(ctx), authOf(ctx), taskId, { waitSeconds: wait, signal });
+    const answer = await answers.get(() => deps.em(ctx), authOf(ctx), taskId, { waitSeconds: wait, signal });
     ctx.set('etag', answer.etag);
     // Any cache must ask again (the task may change), and only the caller's own (the answer is per key).
     ctx.set('cache-control', 'private, no-cache');
