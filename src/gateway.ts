@@ -155,6 +155,7 @@ export async function startGateway(opts: {
         await limits.close();
         await invalidation.close();
         await metricsServer?.close();
+        metrics.close();
         if (worker && workerRun) {
           // Only ours: the SDK's own signal handling is off (installRuntimeLogging), so nothing else
           // starts the shutdown; the state check keeps a second stop() from throwing anyway.

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Knex } from '@mikro-orm/postgresql';
+import { observeEventLoopDelay } from './event-loop';
 
 /**
  * Prometheus metrics of one process. Counters and histograms are recorded where things happen (HTTP
@@ -18,6 +19,8 @@ export interface Metrics {
   observeDatabase(knex: () => Knex): void;
   /** Reports a Temporal worker's in-flight work and cache (when the worker runs in this process). */
   observeWorker(status: () => WorkerStatusView): void;
+  /** Stops this process's samplers (the event-loop delay timer). */
+  close(): void;
 }
 
 /** The part of the SDK's WorkerStatus we export. */
@@ -53,9 +56,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   const creditsCharged = new Counter({
     name: 'gateway_credits_charged_total', help: 'Credits captured by this process', labelNames: ['category'] as const, registers: [registry],
   });
+  const stopEventLoop = observeEventLoopDelay(registry);
 
   return {
     registry, httpRequests, httpDuration, tasksFinished, taskDuration, channelFailures, creditsCharged,
+    close: stopEventLoop,
     observeWorker(status) {
       new Gauge({
         name: 'gateway_temporal_worker', help: 'Temporal worker state: in-flight activations and activities, cached workflows', labelNames: ['measure'] as const, registers: [registry],

@@ -44,4 +44,23 @@ describe('/metrics', () => {
     expect(text).toMatch(/gateway_temporal_worker\{measure="cached_workflows"\} \d+/);
     expect(text).toContain('gateway_channel_circuit_open{channel=');
   });
+
+  it('shows an event-loop stall in the event-loop delay histogram', async () => {
+    const read = async () => {
+      const text = await (await fetch(`${gw.url}/metrics`)).text();
+      const count = Number(/^gateway_event_loop_delay_seconds_count (\S+)$/m.exec(text)?.[1]);
+      const underTenth = Number(/^gateway_event_loop_delay_seconds_bucket\{le="0.1"\} (\S+)$/m.exec(text)?.[1]);
+      return { count, late: count - underTenth };
+    };
+    const before = await read();
+    expect(before.count).toBeGreaterThan(0);
+    // The gateway runs in this process: hold its event loop for 250 ms, as a long synchronous job would.
+    const until = Date.now() + 250;
+    while (Date.now() < until) {
+      // busy
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const after = await read();
+    expect(after.late).toBeGreaterThan(before.late);
+  });
 });

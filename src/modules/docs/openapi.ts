@@ -37,6 +37,8 @@ export interface OperationSpec {
   paramDocs?: Record<string, string>;
   /** Accepts an `Idempotency-Key` header. */
   idempotent?: boolean;
+  /** Answers with an `ETag` and takes `If-None-Match` (304 when it names the current answer). */
+  conditional?: boolean;
   body?: NamedSchema;
   response: {
     status: 200 | 201;
@@ -176,7 +178,13 @@ function operationObject(op: OperationSpec): JsonObject {
       'Makes a retried request return the first answer (and charge once); reusing it with another body is a 409'));
   }
 
+  if (op.conditional) {
+    parameters.push(parameter('If-None-Match', 'header', false, { type: 'string' },
+      'The `ETag` of an earlier answer (or a comma-separated list, or `*`): 304 with no body while the answer is the same'));
+  }
+
   const success: JsonObject = { description: op.response.description };
+  if (op.conditional) success.headers = { ETag: { description: 'Strong entity tag of this answer', schema: { type: 'string' } } };
   const content: JsonObject = {};
   if (op.response.json) content['application/json'] = { schema: { $ref: `#/components/schemas/${op.response.json.name}` } };
   Object.assign(content, Object.fromEntries(Object.entries(op.response.other ?? {}).map(([type, schema]) => [type, { schema }])));
@@ -190,7 +198,11 @@ function operationObject(op: OperationSpec): JsonObject {
     security: SECURITY[op.access],
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${op.body.name}` } } } } } : {}),
-    responses: { [String(op.response.status)]: success, ...errorResponses(op) },
+    responses: {
+      [String(op.response.status)]: success,
+      ...(op.conditional ? { 304: { description: 'Not Modified: the answer is still the one `If-None-Match` names (no body)', headers: success.headers } } : {}),
+      ...errorResponses(op),
+    },
   };
 }
 

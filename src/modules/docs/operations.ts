@@ -136,7 +136,8 @@ export const operations: OperationSpec[] = [
   {
     method: 'get', path: '/v1/tasks/{task_id}', operationId: 'getTask', tag: 'Media tasks', access: 'consumer',
     summary: 'Get a task: status, progress, output links',
-    pathParams: taskParam, query: GetTaskQuery,
+    description: 'Answers with a strong `ETag` of the task object; a poll sending it back in `If-None-Match` gets 304 with no body while the task is unchanged.',
+    pathParams: taskParam, query: GetTaskQuery, conditional: true,
     paramDocs: { wait: 'Long poll: seconds (0-60) to wait for a status change before answering' },
     response: { status: 200, description: 'The task', json: res.task },
     errors: { 400: ['invalid_request'], 404: ['task_not_found'] },

@@ -2,14 +2,17 @@ import Router from '@koa/router';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { authOf } from '../../http/auth';
 import { AppError } from '../../http/errors';
+import { ifNoneMatchMatches } from '../../http/etag';
 import { parseBody, parseQuery } from '../../http/validate';
 import type { MediaKind } from '../../../workflows/types';
 import { CreateImageBody, CreateMusicBody, CreateVideoBody, GetTaskQuery, ListTasksQuery, TaskIdParam } from './tasks.schemas';
 import type { TasksService } from './tasks.service';
+import { createTaskAnswers } from './task-answers';
 
 /** Media task routes: creation per category, read, cancel. */
 export function tasksRoutes(deps: { tasks: TasksService; em: (ctx: { state: unknown }) => EntityManager }): Router {
   const router = new Router();
+  const answers = createTaskAnswers({ tasks: deps.tasks });
   const creators: [string, MediaKind, typeof CreateVideoBody][] = [
     ['/v1/images/generations', 'image', CreateImageBody],
     ['/v1/videos', 'video', CreateVideoBody],
@@ -39,7 +42,16 @@ export function tasksRoutes(deps: { tasks: TasksService; em: (ctx: { state: unkn
       ctx.res.once('close', () => closed.abort());
       signal = closed.signal;
     }
-    ctx.body = await deps.tasks.get(deps.em(ctx), authOf(ctx), taskId, { waitSeconds: wait, signal });
+    const answer = await answers.get(() => deps.em(ctx), authOf(ctx), taskId, { waitSeconds: wait, signal });
+    ctx.set('etag', answer.etag);
+    // Any cache must ask again (the task may change), and only the caller's own (the answer is per key).
+    ctx.set('cache-control', 'private, no-cache');
+    if (ifNoneMatchMatches(ctx.get('if-none-match') || undefined, answer.etag)) {
+      ctx.status = 304;
+      return;
+    }
+    ctx.type = 'application/json';
+    ctx.body = answer.body;
   });
   router.post('/v1/tasks/:taskId/cancel', async (ctx) => {
     const taskId = parseTaskId(ctx.params.taskId);
