@@ -157,3 +157,61 @@ export function scalingSection(s: ScalingResult, ctx: { bareStartsPerS?: number;
   }
   return out;
 }
+
+/** What sizingSection reads of the other scenarios (their result fields, kept loose on purpose). */
+export interface SizingInputs {
+  chat?: Partial<Record<'json' | 'stream', { paced: { rate: number; cpu: Record<string, number> } }>>;
+  carrying?: { peakInFlight: number; workerRssMb: { before: number; peak: number }; cpuInFlight: Record<string, number> };
+  scaling?: ScalingResult;
+}
+
+const SIZING_KINDS = ['API', 'worker', 'Temporal server', 'PostgreSQL'] as const;
+
+/** Cores (or MB) per `per` units of load, from `value` measured at `at` units. */
+export function perUnits(value: number | undefined, at: number, per: number): number | undefined {
+  return value === undefined || !(at > 0) ? undefined : (value / at) * per;
+}
+
+/**
+ * "Sizing from this run": the figures docs/operations.md's sizing table is written from, each a measured
+ * CPU (cores) or memory divided by the load it carried, scaled to a round load.
+ */
+export function sizingSection(r: SizingInputs): string[] {
+  const rows: string[] = [];
+  const cell = (v: number | undefined, unit: string, digits = 2) => (v === undefined ? '-' : `${n(v, digits)} ${unit}`);
+  for (const variant of ['json', 'stream'] as const) {
+    const c = r.chat?.[variant]?.paced;
+    if (!c) continue;
+    const cores = SIZING_KINDS.map((k) => cell(perUnits(c.cpu[k], c.rate, 100), 'core'));
+    rows.push(`| 100 chat req/s, ${variant === 'json' ? 'non-streaming' : 'streaming'} (measured at ${c.rate}/s) | ${cores.join(' | ')} |`);
+  }
+  const k = r.carrying;
+  if (k && k.peakInFlight > 0) {
+    const cores = SIZING_KINDS.map((kind) => perUnits(k.cpuInFlight[kind], k.peakInFlight, 1000));
+    const workerMb = perUnits(k.workerRssMb.peak - k.workerRssMb.before, k.peakInFlight, 1000);
+    rows.push(`| 1,000 tasks in flight (waiting on 60 s jobs; measured at ${k.peakInFlight}) | ${cell(cores[0], 'core')} | ${cell(cores[1], 'core')}, +${n(workerMb ?? NaN, 0)} MB | ${cell(cores[2], 'core')} | ${cell(cores[3], 'core')} |`);
+  }
+  const p = r.scaling ? predict(r.scaling) : null;
+  if (p) {
+    const ms = (kinds: Kind[]) => kinds.reduce((sum, kind) => sum + p.msPerTask[kind], 0);
+    const per10 = [ms(['API']), ms(['worker']), ms(['Temporal server']), ms(["PostgreSQL, Temporal's databases", "PostgreSQL, the gateway's and shared"])].map((v) => cell((v * 10) / 1000, 'core'));
+    rows.push(`| 10 task admissions/s, each run to its end (${shapeName(p.basis)}) | ${per10.join(' | ')} |`);
+  }
+  const both = r.scaling ? basisRun(r.scaling.runs) : undefined;
+  if (both?.memory) {
+    const m = both.memory;
+    const each = (kinds: Kind[]) => {
+      const mb = kinds.reduce((sum, kind) => sum + m[kind].mb, 0);
+      const processes = kinds.reduce((sum, kind) => sum + m[kind].processes, 0);
+      return processes > 0 ? `${n(mb, 0)} MB in ${processes}` : '-';
+    };
+    rows.push(`| memory after the scaling load (resident, ${shapeName(both)}) | ${each(['API'])} | ${each(['worker'])} | ${each(['Temporal server'])} | ${each(["PostgreSQL, Temporal's databases", "PostgreSQL, the gateway's and shared"])} |`);
+  }
+  if (rows.length === 0) return [];
+  return [
+    '## Sizing from this run', '',
+    'Each figure is a process kind\'s measured CPU (cores) or memory divided by the load it carried, scaled to a round load; docs/operations.md\'s sizing table is written from these. On a machine other processes load, they are trial figures.', '',
+    `| Load | ${SIZING_KINDS.join(' | ')} |`, `|---|${SIZING_KINDS.map(() => '---|').join('')}`,
+    ...rows, '',
+  ];
+}

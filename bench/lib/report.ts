@@ -18,7 +18,7 @@ import { limitsFor } from './limits';
 import { ROOT } from './procs';
 // Issue 14 (scaling and the topology header): kept in their own file.
 import type { ScalingResult } from '../scenarios/scaling';
-import { scalingSection, setupText, type Topology } from './report-scaling';
+import { scalingSection, setupText, sizingSection, type Topology } from './report-scaling';
 
 export interface BenchResults {
   machine: { cpus: number; cpuModel: string; memoryGb: number; node: string; os: string; commit: string; dirty: boolean; date: string };
@@ -200,6 +200,7 @@ export async function writeReport(results: BenchResults, file: string): Promise<
     }
   }
   if (s.scaling) out.push(...scalingSection(s.scaling, { bareStartsPerS: s.admission?.max.bare.rps, historyShards: results.topology?.historyShards }));
+  out.push(...sizingSection(s));
   if (results.invariant) {
     const i = results.invariant;
     out.push('## Money', '');

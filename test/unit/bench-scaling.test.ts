@@ -1,4 +1,4 @@
-import { admissionRate, KINDS, predict, scalingSection, setupText, speedup, type Kind } from '../../bench/lib/report-scaling';
+import { admissionRate, KINDS, perUnits, predict, sizingSection, scalingSection, setupText, speedup, type Kind } from '../../bench/lib/report-scaling';
 import type { ScalingResult, ScalingRun } from '../../bench/scenarios/scaling';
 import type { LoadResult } from '../../bench/lib/load-spec';
 
@@ -146,5 +146,32 @@ describe('the report header', () => {
   it('describes the dev server otherwise', () => {
     expect(setupText({ temporal: 'dev-server' })).toContain('the Temporal dev server (SQLite)');
     expect(setupText(undefined)).toContain('the Temporal dev server (SQLite)');
+  });
+});
+
+describe('the sizing figures', () => {
+  it('divides each kind\'s measured cores and memory by the load it carried, scaled to a round load', () => {
+    expect(perUnits(0.9, 500, 100)).toBeCloseTo(0.18, 9);
+    expect(perUnits(undefined, 500, 100)).toBeUndefined();
+    expect(perUnits(1, 0, 100)).toBeUndefined();
+    const r = result();
+    r.runs[3] = {
+      ...r.runs[3]!,
+      memory: { API: { mb: 900, processes: 3 }, worker: { mb: 700, processes: 2 }, 'Temporal server': { mb: 250, processes: 1 }, "PostgreSQL, Temporal's databases": { mb: 100, processes: 30 }, "PostgreSQL, the gateway's and shared": { mb: 60, processes: 20 } },
+    };
+    const text = sizingSection({
+      chat: { json: { paced: { rate: 500, cpu: { API: 0.9, PostgreSQL: 0.07, 'load generator': 0.4 } } } },
+      carrying: { peakInFlight: 500, workerRssMb: { before: 300, peak: 550 }, cpuInFlight: { worker: 1, 'Temporal server': 0.4, PostgreSQL: 0.2 } },
+      scaling: r,
+    }).join('\n');
+    expect(text).toContain('| 100 chat req/s, non-streaming (measured at 500/s) | 0.18 core | - | - | 0.01 core |');
+    expect(text).toContain('| 1,000 tasks in flight (waiting on 60 s jobs; measured at 500) | - | 2 core, +500 MB | 0.8 core | 0.4 core |');
+    // 10/s x (10, 40, 30, 10 + 10) ms per task.
+    expect(text).toContain('| 10 task admissions/s, each run to its end (2 API, 2 workers) | 0.1 core | 0.4 core | 0.3 core | 0.2 core |');
+    expect(text).toContain('| 900 MB in 3 | 700 MB in 2 | 250 MB in 1 | 160 MB in 50 |');
+  });
+
+  it('is left out when no scenario it reads ran', () => {
+    expect(sizingSection({})).toEqual([]);
   });
 });
