@@ -6,7 +6,7 @@
 import type { ScalingResult, ScalingRun, ScalingShape } from '../scenarios/scaling';
 
 /** The kinds of process a task costs CPU in (the load generator is not one: clients run elsewhere). */
-export const KINDS = ['API', 'worker', 'Temporal server', "PostgreSQL, Temporal's databases", "PostgreSQL, the gateway's and shared"] as const;
+export const KINDS = ['API', 'worker', 'Temporal server', 'PostgreSQL'] as const;
 export type Kind = (typeof KINDS)[number];
 
 /** What a run's Temporal was (bench/run.ts fills it in from the services it started). */
@@ -106,7 +106,7 @@ export function scalingSection(s: ScalingResult, ctx: { bareStartsPerS?: number;
   if (s.temporal === 'dev-server') {
     out.push('**On the Temporal dev server** (SQLite, one process): the figures show the shape only. Scaling and the prediction are meant for the production pair: `npm run bench -- --stack`.', '');
   }
-  out.push(`\`POST /v1/videos\` at max throughput (closed loop, ${s.concurrency} concurrent, a mock channel that finishes at submit) through ${s.runs.map(shapeName).join('; ')}, on the same Temporal server and PostgreSQL, on ${s.cpus} cores. The API is \`src/api/main.ts\` with API_PROCESSES=1 or 2 (Node's cluster, as \`npm run stack\` runs it). *Admitted/s* counts task rows created after the warm-up (a task row is the admission), *POST p50 / p99* are the answers inside the load's measured window. CPU per task is each kind's CPU seconds (/proc/<pid>/stat, all threads, children included) from the load's start until every task it admitted had finished, divided by the tasks admitted (warm-up included): a task's whole workflow is in it. *Busy* is our processes' cores under load, then the whole machine's busy share (other processes included).`, '');
+  out.push(`\`POST /v1/videos\` at max throughput (closed loop, ${s.concurrency} concurrent, a mock channel that finishes at submit) through ${s.runs.map(shapeName).join('; ')}, on the same Temporal server and PostgreSQL, on ${s.cpus} cores. The API is \`src/api/main.ts\` with API_PROCESSES=1 or 2 (Node's cluster, as \`npm run stack\` runs it). *Admitted/s* counts task rows created after the warm-up (a task row is the admission), *POST p50 / p99* cover every POST answered during the load (one closed-loop run, warm-up included, after 8 POSTs that primed the processes). CPU per task is each kind's CPU seconds (/proc/<pid>/stat, all threads, children included) from the load's start until every task it admitted had finished, divided by the tasks admitted (warm-up included): a task's whole workflow is in it. *Busy* is our processes' cores under load, then the whole machine's busy share (other processes included).`, '');
   out.push(`| Shape | admitted/s | vs 1 API, 1 worker | POST p50 / p99 ms | failed | tasks | drain s | ${KINDS.map((k) => `${k} ms/task`).join(' | ')} | total ms/task | busy |`);
   out.push(`|---|---|---|---|---|---|---|${KINDS.map(() => '---|').join('')}---|---|`);
   for (const r of s.runs) {
@@ -132,12 +132,12 @@ export function scalingSection(s: ScalingResult, ctx: { bareStartsPerS?: number;
   const both = s.runs.find((r) => r.apis === 2 && r.workers === 2);
   if (both?.memory) {
     const m = both.memory;
-    out.push(`Memory after the 2 API, 2 worker load (resident; shared memory once per kind): ${KINDS.filter((k) => m[k].processes > 0).map((k) => `${k} ${n(m[k].mb, 0)} MB in ${m[k].processes} process${m[k].processes > 1 ? 'es' : ''}`).join('; ')}.`, '');
+    out.push(`Memory after the 2 API, 2 worker load (private memory of each process, file-backed and shared memory once per kind): ${KINDS.filter((k) => m[k].processes > 0).map((k) => `${k} ${n(m[k].mb, 0)} MB in ${m[k].processes} process${m[k].processes > 1 ? 'es' : ''}`).join('; ')}.`, '');
   }
   if (both?.postgresConnections) {
     const c = both.postgresConnections;
     const total = Object.values(c).reduce((a, b) => a + b, 0);
-    out.push(`PostgreSQL client connections after it: ${total} (${Object.entries(c).map(([db, k]) => `${db} ${k}`).join(', ')}), against PostgreSQL's default max_connections of 100 (each API and worker process pools up to 20).`, '');
+    out.push(`PostgreSQL client connections after it: ${total} (${Object.entries(c).map(([db, k]) => `${db} ${k}`).join(', ')}), against PostgreSQL's default max_connections of 100 (the bench's server allows 300; each API and worker process pools up to 20).`, '');
   }
   const p = predict(s);
   if (p) {
@@ -147,10 +147,10 @@ export function scalingSection(s: ScalingResult, ctx: { bareStartsPerS?: number;
     for (const kind of KINDS) out.push(`| ${kind} | ${n(p.msPerTask[kind])} | ${n((p.msPerTask[kind] / p.totalMsPerTask) * 100, 0)}% | ${n(p.coresAt[kind])} |`);
     out.push(`| **all** | ${n(p.totalMsPerTask)} | 100% | ${n(p.cores * p.utilisation)} |`, '');
     out.push(`**If CPU is the limit: about ${n(p.cpuTasksPerS, 0)} tasks/s** (${p.cores} x ${p.utilisation} cores / ${n(p.totalMsPerTask)} ms per task). The limit this run names: ${p.limit.what}, so **about ${n(p.limit.tasksPerS, 0)} tasks/s**.`, '');
-    const temporalShare = (p.msPerTask['Temporal server'] + p.msPerTask["PostgreSQL, Temporal's databases"]) / p.totalMsPerTask;
+    const share = (kind: Kind) => n((p.msPerTask[kind] / p.totalMsPerTask) * 100, 0);
     const notes = [
       `One account's reservations all update its row under lock until they commit: ${s.accountRowCommitsPerS} serial commits/s of that row here (an upper bound; a reservation holds the lock longer than a one-statement transaction), so one account alone stays below that whatever the cores.`,
-      `The Temporal server and its PostgreSQL databases are ${n(temporalShare * 100, 0)}% of the cost per task: past one machine that share goes to a Temporal cluster (its history shard count is fixed when its database is created${ctx.historyShards ? `; ${ctx.historyShards} here` : ''}).`,
+      `The Temporal server is ${share('Temporal server')}% of the cost per task and PostgreSQL (Temporal's persistence and the gateway's tables in one server here) ${share('PostgreSQL')}%: past one machine that part goes to a Temporal cluster with its own database (its history shard count is fixed when its database is created${ctx.historyShards ? `; ${ctx.historyShards} here` : ''}).`,
     ];
     if (ctx.bareStartsPerS) notes.push(`Bare \`workflow.start\` of an empty workflow in this run (the admission scenario): ${n(ctx.bareStartsPerS)}/s on ${s.cpus} cores, the Temporal server's own ceiling here.`);
     out.push(...notes.map((line) => `- ${line}`), '');
@@ -164,8 +164,6 @@ export interface SizingInputs {
   carrying?: { peakInFlight: number; workerRssMb: { before: number; peak: number }; cpuInFlight: Record<string, number> };
   scaling?: ScalingResult;
 }
-
-const SIZING_KINDS = ['API', 'worker', 'Temporal server', 'PostgreSQL'] as const;
 
 /** Cores (or MB) per `per` units of load, from `value` measured at `at` units. */
 export function perUnits(value: number | undefined, at: number, per: number): number | undefined {
@@ -182,19 +180,19 @@ export function sizingSection(r: SizingInputs): string[] {
   for (const variant of ['json', 'stream'] as const) {
     const c = r.chat?.[variant]?.paced;
     if (!c) continue;
-    const cores = SIZING_KINDS.map((k) => cell(perUnits(c.cpu[k], c.rate, 100), 'core'));
+    const cores = KINDS.map((k) => cell(perUnits(c.cpu[k], c.rate, 100), 'core'));
     rows.push(`| 100 chat req/s, ${variant === 'json' ? 'non-streaming' : 'streaming'} (measured at ${c.rate}/s) | ${cores.join(' | ')} |`);
   }
   const k = r.carrying;
   if (k && k.peakInFlight > 0) {
-    const cores = SIZING_KINDS.map((kind) => perUnits(k.cpuInFlight[kind], k.peakInFlight, 1000));
+    const cores = KINDS.map((kind) => perUnits(k.cpuInFlight[kind], k.peakInFlight, 1000));
     const workerMb = perUnits(k.workerRssMb.peak - k.workerRssMb.before, k.peakInFlight, 1000);
     rows.push(`| 1,000 tasks in flight (waiting on 60 s jobs; measured at ${k.peakInFlight}) | ${cell(cores[0], 'core')} | ${cell(cores[1], 'core')}, +${n(workerMb ?? NaN, 0)} MB | ${cell(cores[2], 'core')} | ${cell(cores[3], 'core')} |`);
   }
   const p = r.scaling ? predict(r.scaling) : null;
   if (p) {
     const ms = (kinds: Kind[]) => kinds.reduce((sum, kind) => sum + p.msPerTask[kind], 0);
-    const per10 = [ms(['API']), ms(['worker']), ms(['Temporal server']), ms(["PostgreSQL, Temporal's databases", "PostgreSQL, the gateway's and shared"])].map((v) => cell((v * 10) / 1000, 'core'));
+    const per10 = KINDS.map((kind) => cell((ms([kind]) * 10) / 1000, 'core'));
     rows.push(`| 10 task admissions/s, each run to its end (${shapeName(p.basis)}) | ${per10.join(' | ')} |`);
   }
   const both = r.scaling ? basisRun(r.scaling.runs) : undefined;
@@ -205,13 +203,13 @@ export function sizingSection(r: SizingInputs): string[] {
       const processes = kinds.reduce((sum, kind) => sum + m[kind].processes, 0);
       return processes > 0 ? `${n(mb, 0)} MB in ${processes}` : '-';
     };
-    rows.push(`| memory after the scaling load (resident, ${shapeName(both)}) | ${each(['API'])} | ${each(['worker'])} | ${each(['Temporal server'])} | ${each(["PostgreSQL, Temporal's databases", "PostgreSQL, the gateway's and shared"])} |`);
+    rows.push(`| memory after the scaling load (resident, ${shapeName(both)}) | ${KINDS.map((kind) => each([kind])).join(' | ')} |`);
   }
   if (rows.length === 0) return [];
   return [
     '## Sizing from this run', '',
     'Each figure is a process kind\'s measured CPU (cores) or memory divided by the load it carried, scaled to a round load; docs/operations.md\'s sizing table is written from these. On a machine other processes load, they are trial figures.', '',
-    `| Load | ${SIZING_KINDS.join(' | ')} |`, `|---|${SIZING_KINDS.map(() => '---|').join('')}`,
+    `| Load | ${KINDS.join(' | ')} |`, `|---|${KINDS.map(() => '---|').join('')}`,
     ...rows, '',
   ];
 }

@@ -138,7 +138,9 @@ async function measureShape(env: BenchEnv, d: Durations, shape: ScalingShape, or
   const machineBefore = machineTicks();
   const started = Date.now();
   const counting = countTaskRows(env);
-  const load = await env.load(`scaling-${shape.apis}a${shape.workers}w`, { ...post, mode: 'max', connections: CONCURRENCY, durationS: d.measureS, warmupS: d.warmupS })
+  // One autocannon run (the processes are primed): its POST latencies cover the whole load, not only the
+  // few that fit a second run's window when a POST takes seconds. The rate skips the warm-up (admissionRate).
+  const load = await env.load(`scaling-${shape.apis}a${shape.workers}w`, { ...post, mode: 'max', connections: CONCURRENCY, durationS: d.warmupS + d.measureS, warmupS: 0 })
     .finally(() => counting.stop());
   const loadEnded = Date.now();
   const atLoadEnd = cpuByKind(roots);
@@ -232,24 +234,26 @@ function cpuByKind(roots: { api: number[]; worker: number[] }): Record<Kind, num
 }
 
 /**
- * Resident memory of each kind now, MB, and how many processes: private memory of every process plus
- * shared memory once per kind (PostgreSQL's shared buffers would otherwise count once per backend).
+ * Resident memory of each kind now, MB, and how many processes: private (anonymous) memory of every
+ * process, plus file-backed and shared memory once per kind (the same binary's pages and PostgreSQL's
+ * shared buffers would otherwise count once per process).
  */
 function memoryByKind(roots: { api: number[]; worker: number[] }): Record<Kind, { mb: number; processes: number }> {
   const out = Object.fromEntries(KINDS.map((k) => [k, { mb: 0, processes: 0 }])) as Record<Kind, { mb: number; processes: number }>;
-  const shared = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<Kind, number>;
+  const once = Object.fromEntries(KINDS.map((k) => [k, { file: 0, shmem: 0 }])) as Record<Kind, { file: number; shmem: number }>;
   for (const p of processesByKind(roots)) {
     try {
       const status = readFileSync(`/proc/${p.pid}/status`, 'utf8');
-      const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-      out[p.kind].mb += (kb('RssAnon') + kb('RssFile')) / 1024;
+      const mb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
+      out[p.kind].mb += mb('RssAnon');
       out[p.kind].processes += 1;
-      shared[p.kind] = Math.max(shared[p.kind], kb('RssShmem') / 1024);
+      once[p.kind].file = Math.max(once[p.kind].file, mb('RssFile'));
+      once[p.kind].shmem = Math.max(once[p.kind].shmem, mb('RssShmem'));
     } catch {
       // gone meanwhile
     }
   }
-  for (const kind of KINDS) out[kind].mb = Math.round(out[kind].mb + shared[kind]);
+  for (const kind of KINDS) out[kind].mb = Math.round(out[kind].mb + once[kind].file + once[kind].shmem);
   return out;
 }
 
@@ -288,10 +292,9 @@ function processesByKind(roots: { api: number[]; worker: number[] }): { pid: num
     else {
       const cmdline = readCmdline(pid);
       if (/temporal-server|server start-dev/.test(cmdline)) kind = 'Temporal server';
-      else if (/^postgres: \S+ temporal(_visibility)? /.test(cmdline)) kind = "PostgreSQL, Temporal's databases";
       else if (/^postgres:|\/bin\/postgres\b/.test(cmdline)) {
-        kind = "PostgreSQL, the gateway's and shared";
-        // The postmaster's reaped children: connections closed meanwhile, whoever they served.
+        kind = 'PostgreSQL';
+        // The postmaster's reaped children: connections closed meanwhile.
         if (/\/bin\/postgres\b/.test(cmdline)) ticks += p.reapedTicks;
       }
     }

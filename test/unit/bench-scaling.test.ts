@@ -7,23 +7,21 @@ const load = (rps: number, p50: number, p99: number): LoadResult => ({
   latency: { count: Math.round(rps * 5), mean: p50, p50, p90: p99, p99, max: p99 },
 });
 
-const cpu = (api: number, worker: number, temporal: number, pgTemporal: number, pgGateway: number): Record<Kind, number> => ({
-  API: api, worker, 'Temporal server': temporal, "PostgreSQL, Temporal's databases": pgTemporal, "PostgreSQL, the gateway's and shared": pgGateway,
-});
+const cpu = (api: number, worker: number, temporal: number, postgres: number): Record<Kind, number> => ({ API: api, worker, 'Temporal server': temporal, PostgreSQL: postgres });
 
 const run = (apis: number, workers: number, rps: number, tasks: number, cpuSeconds: Record<Kind, number>): ScalingRun => ({
   apis, workers, load: load(rps / 2, 900, 2400), admittedPerS: rps, tasks, wallS: 10, drainS: 1.5, cpuSeconds,
   coresUnderLoad: { API: 0.2, worker: 0.8, 'Temporal server': 0.7, 'load generator': 0.2 }, machineBusy: 0.97,
 });
 
-/** 100 tasks at (2 API, 2 workers) costing 10 + 40 + 30 + 10 + 10 = 100 ms of CPU each. */
+/** 100 tasks at (2 API, 2 workers) costing 10 + 40 + 30 + 20 = 100 ms of CPU each. */
 const result = (accountRowCommitsPerS = 500): ScalingResult => ({
   temporal: 'server', concurrency: 32, cpus: 2, accountRowCommitsPerS,
   runs: [
-    run(1, 1, 10, 80, cpu(2, 2, 2, 2, 2)),
-    run(1, 2, 12, 90, cpu(2, 2, 2, 2, 2)),
-    run(2, 1, 9, 70, cpu(2, 2, 2, 2, 2)),
-    run(2, 2, 11, 100, cpu(1, 4, 3, 1, 1)),
+    run(1, 1, 10, 80, cpu(2, 2, 2, 4)),
+    run(1, 2, 12, 90, cpu(2, 2, 2, 4)),
+    run(2, 1, 9, 70, cpu(2, 2, 2, 4)),
+    run(2, 2, 11, 100, cpu(1, 4, 3, 2)),
   ],
 });
 
@@ -31,7 +29,7 @@ describe('the 16-core prediction', () => {
   it('takes CPU ms per task of each kind from the 2 API, 2 worker run and divides the planned cores by their sum', () => {
     const p = predict(result())!;
     expect(p.basis).toEqual({ apis: 2, workers: 2 });
-    expect(p.msPerTask).toEqual({ API: 10, worker: 40, 'Temporal server': 30, "PostgreSQL, Temporal's databases": 10, "PostgreSQL, the gateway's and shared": 10 });
+    expect(p.msPerTask).toEqual({ API: 10, worker: 40, 'Temporal server': 30, PostgreSQL: 20 });
     expect(p.totalMsPerTask).toBe(100);
     // 16 cores x 0.75 = 12 cores of CPU; 12 / 0.1 s per task = 120 tasks/s.
     expect(p.cpuTasksPerS).toBeCloseTo(120, 6);
@@ -72,10 +70,10 @@ describe('the scaling section of the report', () => {
   const text = scalingSection(result(), { bareStartsPerS: 150.4, historyShards: 4 }).join('\n');
 
   it('has a row per shape with tasks/s, speed-up, POST p50 / p99 and CPU ms per task of each kind', () => {
-    expect(text).toContain('| 1 API, 1 worker | 10 | 1x | 900 / 2,400 | 0 | 80 | 1.5 | 25 | 25 | 25 | 25 | 25 | 125 | 1.9 of 2; machine 97% |');
+    expect(text).toContain('| 1 API, 1 worker | 10 | 1x | 900 / 2,400 | 0 | 80 | 1.5 | 25 | 25 | 25 | 50 | 125 | 1.9 of 2; machine 97% |');
     expect(text).toContain('| 1 API, 2 workers | 12 | 1.2x |');
     expect(text).toContain('| 2 API, 1 worker | 9 | 0.9x |');
-    expect(text).toContain('| 2 API, 2 workers | 11 | 1.1x | 900 / 2,400 | 0 | 100 | 1.5 | 10 | 40 | 30 | 10 | 10 | 100 |');
+    expect(text).toContain('| 2 API, 2 workers | 11 | 1.1x | 900 / 2,400 | 0 | 100 | 1.5 | 10 | 40 | 30 | 20 | 100 |');
     expect(text).toContain('From 1 to 2 workers: 1.2x; from 1 to 2 API processes: 0.9x; both: 1.1x.');
     expect(text).toContain("our processes kept 1.9 of 2 cores busy: the machine's CPU is the limit");
   });
@@ -88,7 +86,8 @@ describe('the scaling section of the report', () => {
     expect(text).toContain('**If CPU is the limit: about 120 tasks/s** (16 x 0.75 cores / 100 ms per task)');
     expect(text).toContain('75% of the 16 cores planned busy');
     expect(text).toContain('500 serial commits/s of that row');
-    expect(text).toContain('are 40% of the cost per task');
+    expect(text).toContain('The Temporal server is 30% of the cost per task and PostgreSQL');
+    expect(text).toContain('| PostgreSQL | 20 | 20% | 2.4 |');
     expect(text).toContain('4 here');
     expect(text).toContain('150.4/s');
     expect(text).not.toContain('dev server');
@@ -107,10 +106,10 @@ describe('the scaling section of the report', () => {
     const mem = (mb: number, processes: number) => ({ mb, processes });
     r.runs[3] = {
       ...r.runs[3]!, postgresConnections: { gateway: 45, temporal: 30, temporal_visibility: 6 },
-      memory: { API: mem(900, 3), worker: mem(700, 2), 'Temporal server': mem(250, 1), "PostgreSQL, Temporal's databases": mem(120, 36), "PostgreSQL, the gateway's and shared": mem(0, 0) },
+      memory: { API: mem(900, 3), worker: mem(700, 2), 'Temporal server': mem(250, 1), PostgreSQL: mem(120, 36) },
     };
     const text = scalingSection(r).join('\n');
-    expect(text).toContain("API 900 MB in 3 processes; worker 700 MB in 2 processes; Temporal server 250 MB in 1 process; PostgreSQL, Temporal's databases 120 MB in 36 processes.");
+    expect(text).toContain("API 900 MB in 3 processes; worker 700 MB in 2 processes; Temporal server 250 MB in 1 process; PostgreSQL 120 MB in 36 processes.");
     expect(text).toContain('PostgreSQL client connections after it: 81 (gateway 45, temporal 30, temporal_visibility 6)');
   });
 
@@ -157,7 +156,7 @@ describe('the sizing figures', () => {
     const r = result();
     r.runs[3] = {
       ...r.runs[3]!,
-      memory: { API: { mb: 900, processes: 3 }, worker: { mb: 700, processes: 2 }, 'Temporal server': { mb: 250, processes: 1 }, "PostgreSQL, Temporal's databases": { mb: 100, processes: 30 }, "PostgreSQL, the gateway's and shared": { mb: 60, processes: 20 } },
+      memory: { API: { mb: 900, processes: 3 }, worker: { mb: 700, processes: 2 }, 'Temporal server': { mb: 250, processes: 1 }, PostgreSQL: { mb: 160, processes: 50 } },
     };
     const text = sizingSection({
       chat: { json: { paced: { rate: 500, cpu: { API: 0.9, PostgreSQL: 0.07, 'load generator': 0.4 } } } },
@@ -166,7 +165,7 @@ describe('the sizing figures', () => {
     }).join('\n');
     expect(text).toContain('| 100 chat req/s, non-streaming (measured at 500/s) | 0.18 core | - | - | 0.01 core |');
     expect(text).toContain('| 1,000 tasks in flight (waiting on 60 s jobs; measured at 500) | - | 2 core, +500 MB | 0.8 core | 0.4 core |');
-    // 10/s x (10, 40, 30, 10 + 10) ms per task.
+    // 10/s x (10, 40, 30, 20) ms per task.
     expect(text).toContain('| 10 task admissions/s, each run to its end (2 API, 2 workers) | 0.1 core | 0.4 core | 0.3 core | 0.2 core |');
     expect(text).toContain('| 900 MB in 3 | 700 MB in 2 | 250 MB in 1 | 160 MB in 50 |');
   });
