@@ -160,7 +160,7 @@ export function scalingSection(s: ScalingResult, ctx: { bareStartsPerS?: number;
 
 /** What sizingSection reads of the other scenarios (their result fields, kept loose on purpose). */
 export interface SizingInputs {
-  chat?: Partial<Record<'json' | 'stream', { paced: { rate: number; cpu: Record<string, number> } }>>;
+  chat?: Partial<Record<'json' | 'stream', { paced: { rate: number; gateway?: { rps: number }; cpu: Record<string, number> } }>>;
   carrying?: { peakInFlight: number; workerRssMb: { before: number; peak: number }; cpuInFlight: Record<string, number> };
   scaling?: ScalingResult;
 }
@@ -180,8 +180,10 @@ export function sizingSection(r: SizingInputs): string[] {
   for (const variant of ['json', 'stream'] as const) {
     const c = r.chat?.[variant]?.paced;
     if (!c) continue;
-    const cores = KINDS.map((k) => cell(perUnits(c.cpu[k], c.rate, 100), 'core'));
-    rows.push(`| 100 chat req/s, ${variant === 'json' ? 'non-streaming' : 'streaming'} (measured at ${c.rate}/s) | ${cores.join(' | ')} |`);
+    // Per request answered, not offered: a loaded machine answers fewer than the rate asked for.
+    const answered = c.gateway?.rps ?? c.rate;
+    const cores = KINDS.map((k) => cell(perUnits(c.cpu[k], answered, 100), 'core', 3));
+    rows.push(`| 100 chat req/s, ${variant === 'json' ? 'non-streaming' : 'streaming'} (measured at ${n(answered, 0)}/s answered) | ${cores.join(' | ')} |`);
   }
   const k = r.carrying;
   if (k && k.peakInFlight > 0) {

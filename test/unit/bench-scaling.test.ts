@@ -159,11 +159,12 @@ describe('the sizing figures', () => {
       memory: { API: { mb: 900, processes: 3 }, worker: { mb: 700, processes: 2 }, 'Temporal server': { mb: 250, processes: 1 }, PostgreSQL: { mb: 160, processes: 50 } },
     };
     const text = sizingSection({
-      chat: { json: { paced: { rate: 500, cpu: { API: 0.9, PostgreSQL: 0.07, 'load generator': 0.4 } } } },
+      chat: { json: { paced: { rate: 500, gateway: { rps: 450 }, cpu: { API: 0.9, PostgreSQL: 0.072, 'load generator': 0.4 } } }, stream: { paced: { rate: 500, cpu: { API: 1 } } } },
       carrying: { peakInFlight: 500, workerRssMb: { before: 300, peak: 550 }, cpuInFlight: { worker: 1, 'Temporal server': 0.4, PostgreSQL: 0.2 } },
       scaling: r,
     }).join('\n');
-    expect(text).toContain('| 100 chat req/s, non-streaming (measured at 500/s) | 0.18 core | - | - | 0.01 core |');
+    expect(text).toContain('| 100 chat req/s, non-streaming (measured at 450/s answered) | 0.2 core | - | - | 0.016 core |');
+    expect(text).toContain('| 100 chat req/s, streaming (measured at 500/s answered) | 0.2 core | - | - | - |');
     expect(text).toContain('| 1,000 tasks in flight (waiting on 60 s jobs; measured at 500) | - | 2 core, +500 MB | 0.8 core | 0.4 core |');
     // 10/s x (10, 40, 30, 20) ms per task.
     expect(text).toContain('| 10 task admissions/s, each run to its end (2 API, 2 workers) | 0.1 core | 0.4 core | 0.3 core | 0.2 core |');
