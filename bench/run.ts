@@ -3,7 +3,8 @@
  * upstream, the API and the worker, each in its own process), runs every scenario against its baseline in
  * the same run, and writes bench/results.json and BENCHMARKS.md.
  *
- *   npm run bench                       every scenario (7-9 minutes on 2 cores)
+ *   npm run bench                       every scenario (9-12 minutes on 2 cores; `scaling` is meant for --stack
+ *                                       and says so when it runs on the dev server)
  *   npm run bench -- --quick            shorter loads and fewer tasks: a smoke run, figures not comparable
  *   npm run bench -- --only chat,e2e    some scenarios (chat, admission, polling, e2e, carrying, profile, scaling);
  *                                       the report goes to .bench-data/partial/, not over the full one
