@@ -45,21 +45,26 @@ export function basisRun(runs: ScalingRun[]): ScalingRun | undefined {
   return runs.find((r) => r.apis === 2 && r.workers === 2) ?? [...runs].sort((a, b) => b.tasks - a.tasks)[0];
 }
 
-/** Tasks admitted per second from `warmupS` after the first admission to the last sample (the load's end). */
-export function admissionRate(samples: { at: number; n: number }[], warmupS: number): number {
+/**
+ * Tasks admitted per second from `warmupS` after the first admission to the last sample (the load's end).
+ * NaN when the load admitted no more than `concurrency` tasks: then no client got an answer and sent
+ * again, the rows are only the first burst and say nothing of a rate.
+ */
+export function admissionRate(samples: { at: number; n: number }[], warmupS: number, concurrency: number): number {
   const first = samples.find((s) => s.n > samples[0]!.n);
   const last = samples[samples.length - 1];
-  if (!first || !last) return 0;
+  if (!first || !last || last.n - samples[0]!.n <= concurrency) return NaN;
   const from = samples.find((s) => s.at >= first.at + warmupS * 1000) ?? first;
   const seconds = (last.at - from.at) / 1000;
-  return seconds > 0 ? Math.round(((last.n - from.n) / seconds) * 10) / 10 : 0;
+  return seconds > 0 ? Math.round(((last.n - from.n) / seconds) * 10) / 10 : NaN;
 }
 
-/** Admitted tasks/s of a shape as a multiple of 1 API, 1 worker's (NaN when either is missing). */
+/** Admitted tasks/s of a shape as a multiple of 1 API, 1 worker's (NaN when either is missing or not measurable). */
 export function speedup(runs: ScalingRun[], shape: ScalingShape): number {
   const base = runs.find((r) => r.apis === 1 && r.workers === 1);
   const run = runs.find((r) => r.apis === shape.apis && r.workers === shape.workers);
-  return base && run && base.admittedPerS > 0 ? run.admittedPerS / base.admittedPerS : NaN;
+  const [from, to] = [base?.admittedPerS ?? null, run?.admittedPerS ?? null];
+  return from !== null && to !== null && from > 0 ? to / from : NaN;
 }
 
 export function predict(result: ScalingResult, cores = PREDICTION_CORES, utilisation = PLANNED_UTILISATION): Prediction | null {
@@ -114,7 +119,7 @@ export function scalingSection(s: ScalingResult, ctx: { bareStartsPerS?: number;
     const ms = KINDS.map((k) => (r.tasks > 0 ? (r.cpuSeconds[k] * 1000) / r.tasks : NaN));
     const x = speedup(s.runs, r);
     const machine = r.machineBusy === undefined ? '' : `; machine ${n(r.machineBusy * 100, 0)}%`;
-    out.push(`| ${shapeName(r)} | ${n(r.admittedPerS)} | ${n(x, 2)}x | ${n(r.load.latency.p50, 0)} / ${n(r.load.latency.p99, 0)} | ${failed} | ${r.tasks} | ${n(r.drainS)} | ${ms.map((v) => n(v)).join(' | ')} | ${n(ms.reduce((a, b) => a + b, 0))} | ${n(totalCores(r.coresUnderLoad), 2)} of ${s.cpus}${machine} |`);
+    out.push(`| ${shapeName(r)} | ${n(r.admittedPerS ?? NaN)} | ${n(x, 2)}x | ${n(r.load.latency.p50, 0)} / ${n(r.load.latency.p99, 0)} | ${failed} | ${r.tasks} | ${n(r.drainS)} | ${ms.map((v) => n(v)).join(' | ')} | ${n(ms.reduce((a, b) => a + b, 0))} | ${n(totalCores(r.coresUnderLoad), 2)} of ${s.cpus}${machine} |`);
   }
   out.push('');
   const one = s.runs.find((r) => r.apis === 1 && r.workers === 1);

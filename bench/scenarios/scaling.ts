@@ -35,8 +35,8 @@ export interface ScalingShape {
 export interface ScalingRun extends ScalingShape {
   /** The measured window of the closed-loop POST load. */
   load: LoadResult;
-  /** Task rows created per second after the warm-up (see countTaskRows): the admission rate. */
-  admittedPerS: number;
+  /** Task rows created per second after the warm-up (see countTaskRows): the admission rate; null when not measurable. */
+  admittedPerS: number | null;
   /** Share of the whole machine's CPU busy while the load ran, every process counted (others' too). */
   machineBusy?: number;
   /** Task rows created from the load's start (warm-up included) to the drain's end. */
@@ -158,10 +158,12 @@ async function measureShape(env: BenchEnv, d: Durations, shape: ScalingShape, or
   const cpuSeconds = {} as Record<Kind, number>;
   for (const kind of KINDS) cpuSeconds[kind] = round(after[kind] - before[kind]);
   const drainS = Math.round((drained - loadEnded) / 100) / 10;
-  const admittedPerS = admissionRate(await counting.samples, d.warmupS);
+  const rate = admissionRate(await counting.samples, d.warmupS, CONCURRENCY);
+  // NaN is not JSON: results.json says null (not measurable), and so does the report.
+  const admittedPerS = Number.isNaN(rate) ? null : rate;
   const machineBusy = round((machineAfter.busy - machineBefore.busy) / Math.max(1, machineAfter.total - machineBefore.total));
   env.log(
-    `scaling: ${label}: ${admittedPerS} admitted/s (POSTs answered in the window ${load.rps}/s), POST p50 ${load.latency.p50} ms, p99 ${load.latency.p99} ms; ` +
+    `scaling: ${label}: ${admittedPerS ?? 'not measurable (no client got an answer)'} admitted/s (POSTs answered in the window ${load.rps}/s), POST p50 ${load.latency.p50} ms, p99 ${load.latency.p99} ms; ` +
       `${tasks} tasks drained in ${drainS} s${left ? ` (${left} left)` : ''}; machine ${Math.round(machineBusy * 100)}% busy; PostgreSQL connections ${JSON.stringify(connections)}`,
   );
   return {

@@ -122,13 +122,23 @@ describe('the admission rate from task rows', () => {
   it('counts rows from the warm-up after the first admission to the last sample', () => {
     // Nothing for 1 s (the load process starting), then 10 rows/s for 2 s of warm-up, then 20 rows/s for 4 s.
     const samples = [{ at: 0, n: 5 }, { at: 1000, n: 5 }, { at: 1500, n: 10 }, { at: 3500, n: 30 }, { at: 5500, n: 70 }, { at: 7500, n: 110 }];
-    expect(admissionRate(samples, 2)).toBe(20);
-    expect(admissionRate(samples, 0)).toBeCloseTo(16.7, 6);
+    expect(admissionRate(samples, 2, 32)).toBe(20);
+    expect(admissionRate(samples, 0, 32)).toBeCloseTo(16.7, 6);
   });
 
-  it('is 0 when no task was admitted', () => {
-    expect(admissionRate([{ at: 0, n: 3 }, { at: 5000, n: 3 }], 2)).toBe(0);
-    expect(admissionRate([], 2)).toBe(0);
+  it('is not a number when the load admitted no more than its first burst of concurrent POSTs', () => {
+    const burst = [{ at: 0, n: 0 }, { at: 1000, n: 10 }, { at: 2000, n: 32 }, { at: 3000, n: 32 }, { at: 7000, n: 32 }];
+    expect(admissionRate(burst, 2, 32)).toBeNaN();
+    expect(admissionRate([{ at: 0, n: 3 }, { at: 5000, n: 3 }], 2, 32)).toBeNaN();
+    expect(admissionRate([], 2, 32)).toBeNaN();
+  });
+
+  it('shows a shape whose rate was not measurable as a dash, and no speed-up against it', () => {
+    const r = result();
+    r.runs[0] = { ...r.runs[0]!, admittedPerS: null };
+    const text = scalingSection(r).join('\n');
+    expect(text).toContain('| 1 API, 1 worker | – | –x |');
+    expect(text).toContain('From 1 to 2 workers: –x');
   });
 });
 
