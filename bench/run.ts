@@ -3,9 +3,10 @@
  * upstream, the API and the worker, each in its own process), runs every scenario against its baseline in
  * the same run, and writes bench/results.json and BENCHMARKS.md.
  *
- *   npm run bench                       every scenario (7-9 minutes on 2 cores)
+ *   npm run bench                       every scenario (9-12 minutes on 2 cores; `scaling` is meant for --stack
+ *                                       and says so when it runs on the dev server)
  *   npm run bench -- --quick            shorter loads and fewer tasks: a smoke run, figures not comparable
- *   npm run bench -- --only chat,e2e    some scenarios (chat, admission, polling, e2e, carrying, profile);
+ *   npm run bench -- --only chat,e2e    some scenarios (chat, admission, polling, e2e, carrying, profile, scaling);
  *                                       the report goes to .bench-data/partial/, not over the full one
  *   npm run bench -- --out /tmp/b       results.json and BENCHMARKS.md there instead (trial runs)
  *   npm run bench -- --stack            against the Temporal server on PostgreSQL (the production
@@ -30,8 +31,10 @@ import { runPolling } from './scenarios/polling';
 import { runE2e } from './scenarios/e2e';
 import { runCarrying } from './scenarios/carrying';
 import { runProfiles } from './scenarios/profile';
+// Issue 14: admission through 1-2 API processes and workers, and the topology in the report's header.
+import { runScaling, topologyOf } from './scenarios/scaling';
 
-const SCENARIOS = ['chat', 'admission', 'polling', 'e2e', 'carrying', 'profile'] as const;
+const SCENARIOS = ['chat', 'admission', 'polling', 'e2e', 'carrying', 'profile', 'scaling'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 function machine(): BenchResults['machine'] {
@@ -77,6 +80,7 @@ async function main(): Promise<number> {
   log(`${results.machine.cpus} CPUs (${results.machine.cpuModel}), ${results.machine.memoryGb} GB, Node ${results.machine.node}, commit ${results.machine.commit}${results.machine.dirty ? ' (with local changes)' : ''}`);
   if (onStack) log('Temporal: the server on PostgreSQL (--stack), not the dev server');
   const env = await startBenchEnv({ log, temporalServer: onStack });
+  results.topology = topologyOf(env, onStack);
   // Ctrl-C or a kill stops every process the run started, not only the driver.
   const interrupted = (signal: NodeJS.Signals) => {
     log(`${signal}: stopping`);
@@ -93,6 +97,7 @@ async function main(): Promise<number> {
       e2e: () => runE2e(env, durations),
       carrying: () => runCarrying(env, durations),
       profile: () => runProfiles(env, durations),
+      scaling: () => runScaling(env, durations, { temporal: onStack ? 'server' : 'dev-server' }),
     };
     for (const name of SCENARIOS) {
       if (!only.includes(name)) continue;

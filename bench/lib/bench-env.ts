@@ -49,6 +49,14 @@ export interface BenchEnv {
   bareStarts(name: string, spec: { mode: 'max' | 'paced'; concurrency?: number; rate?: number; durationS: number; warmupS: number }): Promise<LoadResult>;
   /** Starts another API process (e.g. with --cpu-prof) on its own port; the caller stops it. */
   startApi(name: string, nodeArgs?: string[]): Promise<{ origin: string; child: NodeChild }>;
+  /**
+   * Starts `src/api/main.ts` with API_PROCESSES=`processes` on its own port: one process, or Node's
+   * cluster primary and its API processes sharing the port, as `npm run stack` runs the API. LOG_LEVEL
+   * info, as the stack runs it (its ready lines are info). The caller stops it.
+   */
+  startApiCluster(name: string, processes: number): Promise<{ origin: string; child: NodeChild }>;
+  /** Starts another worker process with the first one's settings; the caller stops it. */
+  startWorker(name: string): Promise<NodeChild>;
   log(message: string): void;
   stop(): Promise<void>;
 }
@@ -121,12 +129,32 @@ export async function startBenchEnv(opts: { log: (message: string) => void; /** 
     const api = await startApi('api');
     // BENCH_PROFILE_WORKER=<dir>: the worker runs under --cpu-prof and writes its profile there when stopped.
     const workerProfile = process.env.BENCH_PROFILE_WORKER ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(process.env.BENCH_PROFILE_WORKER)] : [];
-    const worker = spawnNode({
-      name: 'worker', script: 'workers/main.ts', nodeArgs: workerProfile, logDir: runDir,
-      env: { ...serviceEnv, LOG_LEVEL: 'info', PUBLIC_URL: api.origin },
-    });
-    children.push(worker);
-    await worker.waitForLine(/worker running/);
+    const startWorker = async (name: string, nodeArgs: string[] = []) => {
+      const child = spawnNode({
+        name, script: 'workers/main.ts', nodeArgs, logDir: runDir,
+        env: { ...serviceEnv, LOG_LEVEL: 'info', PUBLIC_URL: api.origin },
+      });
+      children.push(child);
+      await child.waitForLine(/worker running/);
+      return child;
+    };
+    const worker = await startWorker('worker', workerProfile);
+    const startApiCluster = async (name: string, processes: number) => {
+      const port = await freePort();
+      const child = spawnNode({
+        name, script: 'src/api/main.ts', logDir: runDir,
+        env: {
+          ...serviceEnv, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, RUN_WORKER: 'false',
+          EMBEDDED_SERVICES: 'false', API_PROCESSES: String(processes), LOG_LEVEL: 'info',
+        },
+      });
+      children.push(child);
+      // The primary says so once every API process listens (one process: once it does).
+      await child.waitForLine(processes > 1 ? /API cluster ready/ : /API listening/);
+      const origin = `http://127.0.0.1:${port}`;
+      await waitForHttp(`${origin}/readyz`);
+      return { origin, child };
+    };
     const client = apiClient(api.origin, adminToken);
     const connection = await Connection.connect({ address: stack.temporalAddress });
     const temporal = new Client({ connection });
@@ -139,6 +167,8 @@ export async function startBenchEnv(opts: { log: (message: string) => void; /** 
       api: { ...api, client },
       log,
       startApi,
+      startApiCluster,
+      startWorker: (name) => startWorker(name),
       load: (name, spec) => runNodeJson<LoadResult>({ name: `load-${++loads}-${name}`, script: 'bench/procs/load.ts', args: [JSON.stringify(spec)], logDir: runDir }),
       bareStarts: (name, spec) =>
         runNodeJson<LoadResult>({

@@ -13,7 +13,8 @@ const ROLES: [string, RegExp][] = [
   ['empty-workflow worker', /bench\/procs\/empty-worker\.ts/],
   ['API', /src\/main\.ts/],
   ['worker', /workers\/main\.ts/],
-  ['Temporal server', /temporal\b.*server start-dev/],
+  // The dev server (`temporal server start-dev`) or the Temporal server binary of --stack.
+  ['Temporal server', /temporal\b.*server start-dev|temporal-server-[\d.]+ /],
   ['PostgreSQL', /postgres/],
   ['bench driver', /bench\/run\.ts/],
 ];

@@ -16,16 +16,21 @@ import type { CarryingResult } from '../scenarios/carrying';
 import type { ProfileResult } from '../scenarios/profile';
 import { limitsFor } from './limits';
 import { ROOT } from './procs';
+// Issue 14 (scaling and the topology header): kept in their own file.
+import type { ScalingResult } from '../scenarios/scaling';
+import { scalingSection, setupText, sizingSection, type Topology } from './report-scaling';
 
 export interface BenchResults {
   machine: { cpus: number; cpuModel: string; memoryGb: number; node: string; os: string; commit: string; dirty: boolean; date: string };
   durations: Durations;
-  scenarios: { chat?: ChatResult; admission?: AdmissionResult; polling?: PollingResult; e2e?: E2eResult; carrying?: CarryingResult; profile?: ProfileResult };
+  scenarios: { chat?: ChatResult; admission?: AdmissionResult; polling?: PollingResult; e2e?: E2eResult; carrying?: CarryingResult; profile?: ProfileResult; scaling?: ScalingResult };
   errors: Record<string, string>;
   /** Wall time of each scenario, s. */
   scenarioS: Record<string, number>;
   invariant?: { accounts: number; violations: string[]; openTasks: number; tasks: Record<string, number> };
   totalS: number;
+  /** What ran as Temporal (the header's process list). */
+  topology?: Topology;
 }
 
 const f = (n: number | null | undefined, digits = 2) => (n === undefined || n === null || Number.isNaN(n) ? '–' : Number(n.toFixed(digits)).toLocaleString('en-US'));
@@ -49,7 +54,7 @@ export async function writeReport(results: BenchResults, file: string): Promise<
   out.push(`| Date | ${m.date} |`);
   out.push(`| Run | ${results.totalS} s in total; each load ${results.durations.measureS} s measured after a ${results.durations.warmupS} s warm-up that is discarded${results.durations.quick ? ' (**--quick**: a smoke run)' : ''}; ${Object.entries(results.scenarioS ?? {}).map(([k, v]) => `${k} ${v} s`).join(', ')} |`);
   out.push('');
-  out.push('Every piece runs in its own process on this one machine: PostgreSQL (embedded), the Temporal dev server (SQLite), the API (`src/main.ts`, no worker), the worker (`workers/main.ts`), the fake OpenAI upstream (test/fakes), and each load generator. So the load generator, the servers under test and their databases share the same 2 cores; the "CPU" lines say how many cores each used.');
+  out.push(setupText(results.topology));
   out.push('');
   out.push('Latencies are in milliseconds, as p50 / p90 / p99 / max. Fixed-rate loads are open loop (bench/procs/load.ts): request *i* is due at *start + i/rate* and its latency counts from then, so a stall shows as latency rather than as fewer requests. Max-throughput loads are closed loop with autocannon (32 connections). Latencies are taken per response with sub-millisecond precision (autocannon\'s own histogram rounds to whole milliseconds; its figures are in results.json).');
   out.push('');
@@ -194,6 +199,8 @@ export async function writeReport(results: BenchResults, file: string): Promise<
       out.push('');
     }
   }
+  if (s.scaling) out.push(...scalingSection(s.scaling, { bareStartsPerS: s.admission?.max.bare.rps, historyShards: results.topology?.historyShards }));
+  out.push(...sizingSection(s));
   if (results.invariant) {
     const i = results.invariant;
     out.push('## Money', '');

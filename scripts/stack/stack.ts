@@ -82,7 +82,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     ]);
     const state = await loadState(dataDir);
 
-    const pgOpts = { dataDir: path.join(dataDir, 'postgres'), port: state.ports.postgres, database: 'gateway', log, ownProcessGroup: true };
+    const apiProcesses = opts.apiProcesses ?? Number(SERVICES.api!.settings!.API_PROCESSES);
+    const workerCount = opts.workers ?? SERVICES.worker!.replicas!;
+    const pgOpts = {
+      dataDir: path.join(dataDir, 'postgres'), port: state.ports.postgres, database: 'gateway', log, ownProcessGroup: true,
+      settings: { max_connections: String(maxConnections(apiProcesses, workerCount)) },
+    };
     let postgres: EmbeddedPostgres | null = await startEmbeddedPostgres(pgOpts);
     stops.push(async () => void (await postgres?.stop()));
     const databaseUrl = postgres.url;
@@ -132,7 +137,6 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     };
     const childEnv = (extra: Record<string, string>) => ({ PATH: process.env.PATH, HOME: process.env.HOME, ...gatewayEnv, ...extra });
 
-    const apiProcesses = opts.apiProcesses ?? Number(SERVICES.api!.settings!.API_PROCESSES);
     const api = await startGatewayProcess({
       name: 'api', entry: 'src/api/main.ts', logPath: path.join(logs, 'api.log'),
       env: childEnv({ ...SERVICES.api!.settings, API_PROCESSES: String(apiProcesses), PORT: String(port), HOST: '127.0.0.1' }),
@@ -141,7 +145,6 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     });
     stops.push(() => api.stop());
 
-    const workerCount = opts.workers ?? SERVICES.worker!.replicas!;
     const workers = await Promise.all(
       Array.from({ length: workerCount }, (_, i) => startGatewayProcess({
         name: `worker-${i + 1}`, entry: 'workers/main.ts', logPath: path.join(logs, `worker-${i + 1}.log`), env: childEnv({}),
@@ -173,6 +176,17 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     await stopAll();
     throw error;
   }
+}
+
+/**
+ * PostgreSQL's max_connections for this topology (docs/operations.md, Sizing): every API process and
+ * worker pools up to 20 connections, the Temporal server ~40, plus room for a cluster primary's
+ * migrations, the operator's psql and the stack's own seeding. PostgreSQL's default of 100 is too few: the
+ * benchmark's 2 API processes and 2 workers (beside its own driver and an idle API) and the Temporal server
+ * held 102 under its admission load.
+ */
+export function maxConnections(apiProcesses: number, workers: number): number {
+  return 20 * (apiProcesses + workers) + 60;
 }
 
 async function readyz(url: string): Promise<boolean> {

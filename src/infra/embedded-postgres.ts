@@ -39,6 +39,8 @@ export interface EmbeddedPostgresOptions {
    * services in order (API and workers drain before the database goes).
    */
   ownProcessGroup?: boolean;
+  /** Server settings passed as `-c name=value` (e.g. max_connections for many pooled processes). */
+  settings?: Record<string, string>;
 }
 
 /** A running embedded PostgreSQL. */
@@ -80,6 +82,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const logPath = path.join(dataDir, LOG_FILE);
   // -k '' turns off the Unix socket: we only speak TCP, and a socket lock in /tmp can outlive a crash.
   const args = ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-k', ''];
+  for (const [name, value] of Object.entries(opts.settings ?? {})) args.push('-c', `${name}=${value}`);
   appendFileSync(logPath, `--- ${new Date().toISOString()} ${bins.postgres} ${args.join(' ')}\n`);
   const logFd = openSync(logPath, 'a');
   let child: ChildProcess;

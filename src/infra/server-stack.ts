@@ -12,7 +12,9 @@ import { findOrInstallTemporalServer, findOrInstallTemporalSqlTool, pickTemporal
 export async function startServerStack(opts: { dataDir: string; log: (msg: string) => void }): Promise<LocalStack> {
   const [binary, sqlTool] = await Promise.all([findOrInstallTemporalServer({ log: opts.log }), findOrInstallTemporalSqlTool({ log: opts.log })]);
   const port = await freePort();
-  const postgres = await startEmbeddedPostgres({ dataDir: path.join(opts.dataDir, 'postgres'), port, log: opts.log });
+  // The bench's scaling scenario runs its idle API, 2 more API processes and 2 workers (20 pooled connections each) beside
+  // the Temporal server's ~50 on this one PostgreSQL: its default max_connections of 100 was used up.
+  const postgres = await startEmbeddedPostgres({ dataDir: path.join(opts.dataDir, 'postgres'), port, log: opts.log, settings: { max_connections: '300' } });
   try {
     const db = { host: '127.0.0.1', port, user: 'postgres', password: 'postgres' };
     await setupTemporalSchema({ sqlTool, db, log: opts.log });
