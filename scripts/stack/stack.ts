@@ -12,7 +12,7 @@ import {
 import { searchAttributeRegistrations } from '../../src/temporal/search-attributes';
 import { bundleWorkflows } from '../../workers/media-worker';
 import { logSays, startGatewayProcess, type GatewayProcess } from './gateway-process';
-import { ASSET_BUCKET, GATEWAY_SETTINGS, SERVICES } from './topology';
+import { ASSET_BUCKET, GATEWAY_SETTINGS, SERVICES, maxConnections } from './topology';
 import { startTemporalUi, type TemporalUi } from './temporal-ui';
 
 /** Options of startStack. */
@@ -176,17 +176,6 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     await stopAll();
     throw error;
   }
-}
-
-/**
- * PostgreSQL's max_connections for this topology (docs/operations.md, Sizing): every API process and
- * worker pools up to 20 connections, the Temporal server ~40, plus room for a cluster primary's
- * migrations, the operator's psql and the stack's own seeding. PostgreSQL's default of 100 is too few: the
- * benchmark's 2 API processes and 2 workers (beside its own driver and an idle API) and the Temporal server
- * held 102 under its admission load.
- */
-export function maxConnections(apiProcesses: number, workers: number): number {
-  return 20 * (apiProcesses + workers) + 60;
 }
 
 async function readyz(url: string): Promise<boolean> {

@@ -66,3 +66,14 @@ export const GATEWAY_SETTINGS: Record<string, string | null> = {
   S3_FORCE_PATH_STYLE: 'true',
   ASSET_DELIVERY: 'stream',
 };
+
+/**
+ * PostgreSQL's max_connections for this topology (docs/operations.md, Sizing): every API process and
+ * worker pools up to 20 connections, the Temporal server ~40, plus room for a cluster primary's
+ * migrations, the operator's psql and the stack's own seeding. PostgreSQL's default of 100 is too few: the
+ * benchmark's 2 API processes and 2 workers (beside its own driver and an idle API) and the Temporal server
+ * held 102 under its admission load.
+ */
+export function maxConnections(apiProcesses: number, workers: number): number {
+  return 20 * (apiProcesses + workers) + 60;
+}

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { GATEWAY_SETTINGS, SERVICES } from '../../scripts/stack/topology';
+import { GATEWAY_SETTINGS, SERVICES, maxConnections } from '../../scripts/stack/topology';
 
 interface ComposeService {
   image?: string;
@@ -42,6 +42,12 @@ describe('docker-compose.yml against the stack topology', () => {
         expect({ name, setting, value: String(environment[setting]) }).toEqual({ name, setting, value });
       }
     }
+  });
+
+  it("gives PostgreSQL the max_connections the stack computes for the compose file's API processes and workers", () => {
+    const apiProcesses = Number(compose.services.api!.environment!.API_PROCESSES) * (compose.services.api!.deploy?.replicas ?? 1);
+    const workers = compose.services.worker!.deploy?.replicas ?? 1;
+    expect(compose.services.postgres!.command).toEqual(['postgres', '-c', `max_connections=${maxConnections(apiProcesses, workers)}`]);
   });
 
   it('points the gateway at the bucket the S3 service creates, with the keys the S3 service is given', () => {
