@@ -7,7 +7,7 @@
  */
 import type { BenchResults } from './report';
 import type { ProfileSummary } from './profile';
-import { evaluateTargets, num as n, TARGETS, type RowId, type Scenario, type TargetRow } from './targets';
+import { evaluateTargets, num as n, signed, TARGETS, type RowId, type Scenario, type TargetRow } from './targets';
 
 const cores = (cpu: Record<string, number> | undefined) =>
   cpu ? Object.entries(cpu).filter(([, v]) => v >= 0.05).map(([k, v]) => `${k} ${n(v, 2)}`).join(', ') : '–';
@@ -179,10 +179,12 @@ function chatLimit(id: RowId, results: BenchResults): string {
   const other = chat[which === 'shipped' ? 'apiOnly' : 'shipped']?.[variant];
   const api = v.paced.cpu.API;
   const loop = v.paced.eventLoop;
+  const starved = api !== undefined && api < 0.8 && v.paced.gateway.rps < chat.rate * TARGETS.answeredShare;
   return `The API used ${n(api, 2)} of its one core at ${chat.rate} req/s` +
+    (starved ? ' while falling behind: it waited rather than computed (its core shared with other work, or waiting on what it calls)' : '') +
     (loop ? `; its event-loop delay over the load (${loop.source}): p50 ${n(loop.p50Ms, 1)} ms, p99 ${n(loop.p99Ms, 1)} ms, max ${n(loop.maxMs, 1)} ms` : '; it exports no event-loop delay') +
     (v.paced.gateway.rps < chat.rate * TARGETS.answeredShare ? `; it answered only ${n(v.paced.gateway.rps)}/s, so requests queued` : '') +
-    (other ? `. ${which === 'shipped' ? 'The API-only process' : '`npm start` as shipped'} had added p99 +${n(other.paced.added.p99, 1)} ms at the same rate` +
+    (other ? `. ${which === 'shipped' ? 'The API-only process' : '`npm start` as shipped'} had added p99 ${signed(other.paced.added.p99, 1)} ms at the same rate` +
       (which === 'shipped' ? ': the difference is the worker in the process.' : '.') : '.') +
     (chat.pinning ? '' : ' (Nothing was pinned in this run: taskset or a second core was missing.)');
 }

@@ -74,6 +74,8 @@ export interface TargetRow {
 
 export const num = (value: number | null | undefined, digits = 0): string =>
   value === undefined || value === null || Number.isNaN(value) ? '–' : Number(value.toFixed(digits)).toLocaleString('en-US');
+/** A difference with its sign: +2 or -3. */
+export const signed = (value: number | null | undefined, digits = 0): string => (typeof value === 'number' && value >= 0 ? `+${num(value, digits)}` : num(value, digits));
 const pct = (share: number | null | undefined) => (share === undefined || share === null || Number.isNaN(share) ? '–' : `${num(share * 100, 1)}%`);
 
 const NOT_RUN = 'not measured in this run';
@@ -170,7 +172,7 @@ export function evaluateTargets(results: BenchResults): TargetRow[] {
       const direct = s.chat?.direct[variant];
       rows.push(row(id, 'chat', `Chat on one core, ${label}, ${variant === 'json' ? 'non-streaming' : 'streaming'}: added p50 / p99 at ${t.chatRate} req/s`,
         `p50 <= +${t.chatAddedP50Ms} ms (unchanged), p99 <= +${t.chatAddedP99Ms} ms`, v && direct, () => ({
-          measured: `+${num(v!.paced.added.p50, 2)} / +${num(v!.paced.added.p99, 1)} ms (${num(v!.paced.gateway.rps)} answered/s)`,
+          measured: `${signed(v!.paced.added.p50, 2)} / ${signed(v!.paced.added.p99, 1)} ms (${num(v!.paced.gateway.rps)} answered/s)`,
           sameShape: '–',
           baseline: `fake directly ${num(direct!.latency.p50, 2)} / ${num(direct!.latency.p99, 1)} ms`,
           met: answered(v!.paced.gateway.rps, s.chat!.rate) && atMost(v!.paced.added.p50, t.chatAddedP50Ms) && atMost(v!.paced.added.p99, t.chatAddedP99Ms),

@@ -5,7 +5,7 @@ import { CHANGES, limitsFor } from '../../bench/lib/limits';
 import { eventLoopDelayBetween } from '../../bench/lib/event-loop';
 import { cpuMsPerTask } from '../../bench/lib/proc-cpu';
 import type { LoadResult } from '../../bench/lib/load-spec';
-import type { LatencySummary } from '../../bench/lib/stats';
+import { added, type LatencySummary } from '../../bench/lib/stats';
 
 const latency = (p50: number, p99 = p50 * 2): LatencySummary => ({ count: 100, mean: p50, p50, p90: (p50 + p99) / 2, p99, max: p99 * 1.5 });
 const load = (rps: number, p50: number, p99 = p50 * 2, extra: Partial<LoadResult> = {}): LoadResult => ({
@@ -224,5 +224,15 @@ describe('bench measurements', () => {
 
   it('keeps the thresholds of the issue', () => {
     expect(TARGETS).toMatchObject({ workerCpuMsPerTask: 15, workflowTasksPerTask: 3, historyEventsPerTask: 24, postP50Ms: 40, postP99Ms: 150, admissionShareOfBare: 0.35, e2eFinalP50Ms: 250, e2eCallbackP50Ms: 400, carryingAdmitS: 90, carryingLagP99Ms: 2000, carryingRssMb: 400, pollShareOfStatic: 0.6, pollP99Ms: 10, chatAddedP99Ms: 10 });
+  });
+});
+
+describe('bench added latency', () => {
+  it('has no figure, not a negative one, when the gateway answered nothing', () => {
+    // A load with no answer reports null percentiles in its JSON.
+    const none = JSON.parse(JSON.stringify({ count: 0, mean: NaN, p50: NaN, p90: NaN, p99: NaN, max: NaN })) as LatencySummary;
+    const got = added(none, latency(17.71, 1214.9));
+    expect(Number.isNaN(got.p50) && Number.isNaN(got.p99)).toBe(true);
+    expect(added(latency(20, 40), latency(17.5, 30))).toEqual({ p50: 2.5, p90: 6.25, p99: 10 });
   });
 });
