@@ -185,7 +185,7 @@ function chatLimit(id: RowId, results: BenchResults): string {
     (loop ? `; its event-loop delay over the load (${loop.source}): p50 ${n(loop.p50Ms, 1)} ms, p99 ${n(loop.p99Ms, 1)} ms, max ${n(loop.maxMs, 1)} ms` : '; it exports no event-loop delay') +
     (v.paced.gateway.rps < chat.rate * TARGETS.answeredShare ? `; it answered only ${n(v.paced.gateway.rps)}/s, so requests queued` : '') +
     (other ? `. ${which === 'shipped' ? 'The API-only process' : '`npm start` as shipped'} had added p99 ${signed(other.paced.added.p99, 1)} ms at the same rate` +
-      (which === 'shipped' ? ': the difference is the worker in the process.' : '.') : '.') +
+      (which === 'shipped' && other.paced.added.p99 < v.paced.added.p99 ? `: the worker in the process adds ${n(v.paced.added.p99 - other.paced.added.p99, 1)} ms at p99.` : '.') : '.') +
     (chat.pinning ? '' : ' (Nothing was pinned in this run: taskset or a second core was missing.)');
 }
 

@@ -141,7 +141,7 @@ describe('bench limits', () => {
     const run = passingRun();
     run.scenarios.chat!.shipped.json.paced.added.p99 = 124;
     const [limit] = limitsFor(run);
-    expect(limit!.limit).toContain('The API-only process had added p99 +2 ms');
+    expect(limit!.limit).toContain('The API-only process had added p99 +2 ms at the same rate: the worker in the process adds 122 ms at p99.');
     expect(limit!.limit).toContain('event-loop delay');
   });
 });
