@@ -8,39 +8,8 @@
  * Env: TEMPORAL_ADDRESS, BENCH_TASK_QUEUE, WORKFLOW_BUNDLE_PATH. Prints `READY`.
  */
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { createActivities, type ActivityDeps } from '../../activities';
 import { createMediaWorker } from '../../workers/media-worker';
-import type { Admission, ChannelPick, FinishedJob, MediaTaskInput } from '../../workflows/types';
-
-type Activities = ReturnType<typeof createActivities>;
-
-/** Canned answers of the steps a task finishing at once takes (and of the others, should the workflow take them). */
-export function stubActivities(): Partial<Record<keyof Activities, (...args: never[]) => Promise<unknown>>> {
-  const finished = (jobId: string): FinishedJob => ({
-    status: 'succeeded', job: { jobId }, outputs: [{ url: 'https://example.invalid/out.mp4', contentType: 'video/mp4' }], usage: { seconds: 5 },
-  });
-  return {
-    reserveCredits: async (input: MediaTaskInput): Promise<Admission> => ({ admitted: true, taskId: input.taskId }),
-    pickChannel: async (): Promise<ChannelPick> => ({ channelId: 'ch_same_shape', provider: 'mock', upstreamModel: 'same-shape', pollIntervalMs: 1000 }),
-    submitToProvider: async (input: { taskId: string }) => ({ job: { jobId: `job_${input.taskId}` }, finished: finished(`job_${input.taskId}`) }),
-    waitForProvider: async (input: { taskId: string }) => finished(`job_${input.taskId}`),
-    readProviderJob: async (input: { taskId: string }) => ({ finished: finished(`job_${input.taskId}`), pollErrors: 0 }),
-    cancelProviderJob: async () => ({ outcome: 'cancelled' }),
-    persistAssets: async () => ({ assetIds: ['asset_same_shape'] }),
-    settleCredits: async () => ({ charged: 5 }),
-    refundCredits: async () => ({ refunded: 5 }),
-    sendCallback: async () => ({ delivered: true, status: 204 }),
-  };
-}
-
-/**
- * The real activity names with stub bodies: an activity the workflow gains later still gets a (generic)
- * stub, so the baseline keeps running the workflow as it is without an edit here.
- */
-function stubsForEveryActivity(real: Record<string, unknown>): Record<string, (...args: unknown[]) => Promise<unknown>> {
-  const canned = stubActivities() as Record<string, (...args: unknown[]) => Promise<unknown>>;
-  return Object.fromEntries(Object.keys(real).map((name) => [name, canned[name] ?? (async () => ({}))]));
-}
+import { stubsForEveryActivity, unusedDeps } from '../lib/same-shape';
 
 async function main(): Promise<void> {
   Runtime.install({ shutdownSignals: [], logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
@@ -62,15 +31,6 @@ async function main(): Promise<void> {
   await worker.run();
   await connection.close();
   process.exit(0);
-}
-
-/** Deps whose every property is another such object, and calling any of them fails: building the real activities reads them but must not use them. */
-function unusedDeps(): ActivityDeps {
-  const fail = () => {
-    throw new Error('a same-shape stub reached a real dependency');
-  };
-  const never: object = new Proxy(fail, { get: (_target, key) => (key === 'then' ? undefined : never), apply: fail });
-  return { orm: never, providers: never, store: never, box: never, log: never, publicUrl: 'http://127.0.0.1', outbound: never } as unknown as ActivityDeps;
 }
 
 if (require.main === module) {
