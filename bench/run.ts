@@ -1,10 +1,12 @@
 /**
  * `npm run bench`: starts what the benchmarks need (embedded PostgreSQL, the Temporal dev server, the fake
- * upstream, the API and the worker, each in its own process), runs every scenario against its baseline in
- * the same run, and writes bench/results.json and BENCHMARKS.md.
+ * upstream, the API, the worker and the baselines' workers, each in its own process), runs every scenario
+ * against its baselines in the same run (bare starts, the same-shape workflow, the static route, the
+ * fake upstream directly), judges issue 13's targets (bench/lib/targets.ts) and writes bench/results.json
+ * and BENCHMARKS.md.
  *
- *   npm run bench                       every scenario (9-12 minutes on 2 cores; `scaling` is meant for --stack
- *                                       and says so when it runs on the dev server)
+ *   npm run bench                       every scenario (about 12 minutes on 2 cores; `scaling` is meant for
+ *                                       --stack and says so when it runs on the dev server)
  *   npm run bench -- --quick            shorter loads and fewer tasks: a smoke run, figures not comparable
  *   npm run bench -- --only chat,e2e    some scenarios (chat, admission, polling, e2e, carrying, profile, scaling);
  *                                       the report goes to .bench-data/partial/, not over the full one

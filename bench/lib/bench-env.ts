@@ -1,8 +1,9 @@
 /**
  * Everything a benchmark run starts: embedded PostgreSQL and the Temporal dev server (or the ones in
  * DATABASE_URL / TEMPORAL_ADDRESS), the workflow bundle built once, the fake upstream, the API process
- * (`src/main.ts`, no worker inside) and the worker process (`workers/main.ts`), each in its own process,
- * configured through the admin API like an operator would.
+ * (`src/main.ts`, no worker inside), the worker process (`workers/main.ts`) and the baselines' workers
+ * (the empty workflow's, the same-shape one's), each in its own process, configured through the admin API
+ * like an operator would.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -16,6 +17,7 @@ import { bundleWorkflows } from '../../workers/media-worker';
 import { apiClient, waitForHttp, type ApiClient } from './api';
 import type { LoadResult, LoadSpec } from './load-spec';
 import { ROOT, runNodeJson, spawnNode, type NodeChild } from './procs';
+import { SAME_SHAPE_TASK_QUEUE } from './same-shape';
 
 export interface Fixture {
   accountId: string;
@@ -43,12 +45,17 @@ export interface BenchEnv {
   fixture: Fixture;
   /** Env of the API and worker processes. */
   serviceEnv: NodeJS.ProcessEnv;
-  /** Runs one load process (separate from every server) and returns its result. */
-  load(name: string, spec: LoadSpec): Promise<LoadResult>;
-  /** Runs the bare-start baseline load. */
-  bareStarts(name: string, spec: { mode: 'max' | 'paced'; concurrency?: number; rate?: number; durationS: number; warmupS: number }): Promise<LoadResult>;
-  /** Starts another API process (e.g. with --cpu-prof) on its own port; the caller stops it. */
-  startApi(name: string, nodeArgs?: string[]): Promise<{ origin: string; child: NodeChild }>;
+  /** The baselines' workers: the empty workflow's, and the real workflow's with no-op activities (same-shape). */
+  baselineWorkers: { empty: NodeChild; sameShape: NodeChild };
+  /** Runs one load process (separate from every server) and returns its result; `cpuList` pins it. */
+  load(name: string, spec: LoadSpec, opts?: { cpuList?: string }): Promise<LoadResult>;
+  /** Runs a baseline load: bare starts of the empty workflow (default), or same-shape tasks. */
+  bareStarts(name: string, spec: BaselineSpec): Promise<LoadResult>;
+  /**
+   * Starts another API process (e.g. with --cpu-prof) on its own port; the caller stops it. `env` adds
+   * to the services' env (RUN_WORKER unset: the worker runs inside, as `npm start` ships); `cpuList` pins it.
+   */
+  startApi(name: string, nodeArgs?: string[], opts?: { env?: NodeJS.ProcessEnv; cpuList?: string }): Promise<{ origin: string; child: NodeChild }>;
   /**
    * Starts `src/api/main.ts` with API_PROCESSES=`processes` on its own port: one process, or Node's
    * cluster primary and its API processes sharing the port, as `npm run stack` runs the API. LOG_LEVEL
@@ -62,6 +69,17 @@ export interface BenchEnv {
 }
 
 export const EMPTY_TASK_QUEUE = 'bench-empty';
+
+export interface BaselineSpec {
+  workflow?: 'empty' | 'same-shape';
+  mode: 'max' | 'paced';
+  concurrency?: number;
+  rate?: number;
+  durationS: number;
+  warmupS: number;
+  awaitResult?: boolean;
+  callbackUrl?: string;
+}
 
 export async function startBenchEnv(opts: { log: (message: string) => void; /** The Temporal server on PostgreSQL instead of the dev server. */ temporalServer?: boolean }): Promise<BenchEnv> {
   const log = opts.log;
@@ -114,11 +132,11 @@ export async function startBenchEnv(opts: { log: (message: string) => void; /** 
     children.push(fakeChild);
     const fake = JSON.parse((await fakeChild.waitForLine(/^READY /)).slice(6)) as BenchEnv['fake'];
 
-    const startApi = async (name: string, nodeArgs: string[] = []) => {
+    const startApi = async (name: string, nodeArgs: string[] = [], opts: { env?: NodeJS.ProcessEnv; cpuList?: string } = {}) => {
       const port = await freePort();
       const child = spawnNode({
-        name, script: 'src/main.ts', nodeArgs, logDir: runDir,
-        env: { ...serviceEnv, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, RUN_WORKER: 'false' },
+        name, script: 'src/main.ts', nodeArgs, logDir: runDir, cpuList: opts.cpuList,
+        env: { ...serviceEnv, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, RUN_WORKER: 'false', ...opts.env },
       });
       children.push(child);
       await child.waitForLine(/Gateway API/);
@@ -155,6 +173,12 @@ export async function startBenchEnv(opts: { log: (message: string) => void; /** 
       await waitForHttp(`${origin}/readyz`);
       return { origin, child };
     };
+    const baselineEnv = { TEMPORAL_ADDRESS: stack.temporalAddress, WORKFLOW_BUNDLE_PATH: bundlePath };
+    const emptyWorker = spawnNode({ name: 'empty-worker', script: 'bench/procs/empty-worker.ts', logDir: runDir, env: { ...baselineEnv, BENCH_TASK_QUEUE: EMPTY_TASK_QUEUE } });
+    children.push(emptyWorker);
+    const sameShapeWorker = spawnNode({ name: 'same-shape-worker', script: 'bench/procs/same-shape-worker.ts', logDir: runDir, env: { ...baselineEnv, BENCH_TASK_QUEUE: SAME_SHAPE_TASK_QUEUE } });
+    children.push(sameShapeWorker);
+    await Promise.all([emptyWorker.waitForLine(/^READY/), sameShapeWorker.waitForLine(/^READY/)]);
     const client = apiClient(api.origin, adminToken);
     const connection = await Connection.connect({ address: stack.temporalAddress });
     const temporal = new Client({ connection });
@@ -164,16 +188,18 @@ export async function startBenchEnv(opts: { log: (message: string) => void; /** 
     let loads = 0;
     return {
       runDir, stack, orm, fake, temporal, adminToken, fixture, serviceEnv, worker,
+      baselineWorkers: { empty: emptyWorker, sameShape: sameShapeWorker },
       api: { ...api, client },
       log,
       startApi,
       startApiCluster,
       startWorker: (name) => startWorker(name),
-      load: (name, spec) => runNodeJson<LoadResult>({ name: `load-${++loads}-${name}`, script: 'bench/procs/load.ts', args: [JSON.stringify(spec)], logDir: runDir }),
+      load: (name, spec, opts = {}) =>
+        runNodeJson<LoadResult>({ name: `load-${++loads}-${name}`, script: 'bench/procs/load.ts', args: [JSON.stringify(spec)], logDir: runDir, cpuList: opts.cpuList }),
       bareStarts: (name, spec) =>
         runNodeJson<LoadResult>({
           name: `load-${++loads}-${name}`, script: 'bench/procs/bare-starts.ts', logDir: runDir,
-          args: [JSON.stringify({ address: stack.temporalAddress, taskQueue: EMPTY_TASK_QUEUE, ...spec })],
+          args: [JSON.stringify({ address: stack.temporalAddress, taskQueue: spec.workflow === 'same-shape' ? SAME_SHAPE_TASK_QUEUE : EMPTY_TASK_QUEUE, ...spec })],
         }),
       async stop() {
         await stopAll();

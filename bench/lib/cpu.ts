@@ -11,6 +11,7 @@ const ROLES: [string, RegExp][] = [
   ['load generator', /bench\/procs\/(load|bare-starts)\.ts/],
   ['fake upstream', /bench\/procs\/fake-upstream\.ts/],
   ['empty-workflow worker', /bench\/procs\/empty-worker\.ts/],
+  ['same-shape worker', /bench\/procs\/same-shape-worker\.ts/],
   ['API', /src\/main\.ts/],
   ['worker', /workers\/main\.ts/],
   // The dev server (`temporal server start-dev`) or the Temporal server binary of --stack.

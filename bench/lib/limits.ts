@@ -1,145 +1,208 @@
 /**
- * "What limits it, and what we changed": for every target a run misses, BENCHMARKS.md explains the limit
- * with that run's own measurements (the bare baseline, where the CPU went, the profiles) followed by what
- * was changed to get there, with the before/after figures measured while changing it. The text lives here,
- * so a rerun keeps it and shows it only for the targets it misses.
+ * "What limits it": for every target a run misses (bench/lib/targets.ts), the measurement of that run
+ * that limits it, in a sentence written from the run's own figures (the same-shape and bare baselines,
+ * the CPU of each process, the workers' CPU per task, the event-loop delay, the profiles). And, once
+ * per scenario, what was changed so far with the figures measured while changing it (CHANGES): the
+ * report prints each of those once, in its scenario's section, however many of its rows are missed.
  */
 import type { BenchResults } from './report';
 import type { ProfileSummary } from './profile';
-import { atLeast, atMost } from './stats';
+import { evaluateTargets, num as n, signed, TARGETS, type RowId, type Scenario, type TargetRow } from './targets';
 
-const n = (value: number | null | undefined, digits = 0) =>
-  value === undefined || value === null || Number.isNaN(value) ? '–' : Number(value.toFixed(digits)).toLocaleString('en-US');
 const cores = (cpu: Record<string, number> | undefined) =>
   cpu ? Object.entries(cpu).filter(([, v]) => v >= 0.05).map(([k, v]) => `${k} ${n(v, 2)}`).join(', ') : '–';
 const topAreas = (p: ProfileSummary | undefined, count = 4) =>
   p ? p.areas.slice(0, count).map((a) => `${a.area} ${n(a.share, 1)}%`).join(', ') : 'not profiled in this run';
 
-/** What each task-path change bought, measured on the development machine (2 cores, shared with other suites). */
-const CHANGED = {
-  temporalDb:
-    'The Temporal dev server of the benchmark runs its SQLite with `journal_mode=wal, synchronous=off` (bench/lib/bench-env.ts): ' +
-    'with the default journal every write was synced and bare starts topped out at 14/s; with WAL, 36-42/s on the same machine ' +
-    'and load (it helps the baseline and the gateway alike; production runs a Temporal cluster).',
-  localSteps:
-    '`pickChannel`, `settleCredits` and `refundCredits` run as local activities (workflows/media-task.workflow.ts, behind the ' +
-    '`local-bookkeeping` patch so workflows started earlier replay): two fewer activity round trips through the task queue per task, ' +
-    'and a task that finishes at once (with a callback) went from 43 to 35 history events.',
-  slots:
-    'Worker activity slots 200 -> 5,000 and workflow cache 2,000 -> 5,000 (workers/media-worker.ts): `waitForProvider` holds a slot ' +
-    'for its job\'s whole life, so with 200 slots the 201st job in flight was not even polled until another ended (2,000 jobs of 60 s ' +
-    'would have finished over ~10 minutes).',
-  polls:
-    'Long jobs are polled less often: the interval grows by half each poll up to 1 s (or the channel\'s own, if longer); the mock\'s ' +
-    '250 ms made 8,000 polls a second for 2,000 jobs, now 2,000. Progress goes to a batched writer (activities/progress-writer.ts): ' +
-    'one UPDATE a second per worker instead of one per poll and task (~3,700 statements a second for 2,000 jobs at 250 ms).',
-  mp4: 'The mock\'s MP4 writer wrote every PCM byte bit by bit: 15 ms of worker CPU per video output, now 3 ms (src/media/mp4.ts).',
-  polling:
-    '`GET /v1/tasks/{id}` reads the task and its assets in one SQL statement with only the columns it shows, instead of two ORM ' +
-    'queries with entity hydration: 460 -> 916 req/s over one connection, 370 -> 778 over 32 (same machine, same minute). A plain ' +
-    'poll no longer builds an AbortController whose abort() made a DOMException with a stack at every response (~3% of its CPU).',
-};
+/** The busiest process of a CPU reading, and all processes together, in cores. */
+function busiest(cpu: Record<string, number> | undefined): string {
+  const entries = Object.entries(cpu ?? {}).sort((a, b) => b[1] - a[1]);
+  if (entries.length === 0) return '–';
+  const total = entries.reduce((sum, [, v]) => sum + v, 0);
+  return `${entries[0]![0]} at ${n(entries[0]![1], 2)} cores (all processes together ${n(total, 2)})`;
+}
 
-/** The explanation for each missed target, keyed like the summary rows. */
-export function limitsFor(results: BenchResults): { target: string; limit: string; changed: string }[] {
-  const s = results.scenarios;
-  const out: { target: string; limit: string; changed: string }[] = [];
-  const chatProfile = s.profile?.['chat (non-streaming)'];
-  if (s.chat) {
-    for (const v of ['json', 'stream'] as const) {
-      const c = s.chat[v];
-      const label = v === 'json' ? 'Chat, non-streaming' : 'Chat, streaming';
-      const chatLimit =
-        `At max throughput: ${cores(c.max.cpu)} (cores), while the fake upstream alone answers ${n(c.max.direct.rps)} req/s. An API near ` +
-        `one core is the limit; one well below it waited on the rest of the machine. Its profile (below): ${topAreas(chatProfile)}. ` +
-        'A fixed-rate load counts as met only when the gateway answered the offered rate (a saturated baseline makes "added" negative).';
-      const chatChanged =
-        'Profiled first: every request made about ten database round trips (model, channels, channel credentials, a hold ' +
-        'transaction, a settle transaction and its usage row), all serialised on the one account row: 9.4 req/s at max, ' +
-        'PostgreSQL about 30 ms of CPU per request. Now none: models, channels and decrypted credentials are cached for 2 s ' +
-        '(src/routing/route-cache.ts), holds are carved in memory from credit-lease blocks that are ordinary holds, and ' +
-        'captures with their usage rows are written in one transaction every 20 ms (src/billing/credit-lease.ts); ' +
-        'PostgreSQL fell to about 0.15 ms of CPU per request. Then upstream calls moved from global fetch (undici, ~14% of ' +
-        'the API\'s CPU) to node http with keep-alive agents, the request\'s EntityManager and child logger are made only ' +
-        'when used, and stream events that arrive together go out in one write: API CPU per request went from about ' +
-        '3.8 ms to 1.8 ms (non-streaming) in same-machine runs. What is left is node\'s own HTTP machinery for two HTTP ' +
-        'exchanges per request (socket writes alone 11-16%), which the fake answers with one.';
-      if (!(atLeast(c.paced.gateway.rps, c.paced.rate * 0.95) && atMost(c.paced.added.p50, 1) && atMost(c.paced.added.p99, 5))) out.push({ target: `${label}, added latency at ${c.paced.rate} req/s`, limit: `${chatLimit} At ${c.paced.rate} req/s it answered ${n(c.paced.gateway.rps)}/s: whatever exceeds what one process carries queues, and queueing is the added latency.`, changed: chatChanged });
-      if (!(atLeast(c.max.gateway.rps, 1500))) out.push({ target: `${label}, max throughput`, limit: chatLimit, changed: chatChanged });
-    }
-  }
-  if (s.admission) {
-    const a = s.admission;
-    const limit =
-      `A bare start returns once the server has stored it (${n(a.max.bare.rps, 1)}/s here). POST /v1/videos cannot answer before a ` +
-      'worker has run the workflow\'s first task: Update-With-Start waits for `reserveCredits` (a local activity that commits the task row ' +
-      'and the hold), so each POST costs the start, a dispatch to the worker, a workflow activation in the SDK\'s sandbox and a PostgreSQL ' +
-      'transaction; and every admitted task then runs its whole workflow on the same two cores (35 history events against 3 for the empty ' +
-      `workflow). CPU at max: POST ${cores(a.max.cpuGateway)}; bare starts ${cores(a.max.cpuBare)} (cores). ` +
-      (a.max.gateway.ok === 0
-        ? `No POST was answered inside the ${n(a.max.gateway.durationS)} s window: at 32 at once each took longer (the tasks then drained in ${n(a.max.drainS, 1)} s). `
-        : '') +
-      'A CPU profile of the worker (BENCH_PROFILE_WORKER=<dir>) under admission load at 8 concurrent spent 27% of its workflow ' +
+/** What each change bought, measured on the development machine (2 cores, shared with other suites); one paragraph each, under its scenario. */
+export const CHANGES: Record<Scenario, string[]> = {
+  chat: [
+    'Profiled first: every request made about ten database round trips (model, channels, channel credentials, a hold ' +
+      'transaction, a settle transaction and its usage row), all serialised on the one account row: 9.4 req/s at max, ' +
+      'PostgreSQL about 30 ms of CPU per request. Now none: models, channels and decrypted credentials are cached for 2 s ' +
+      '(src/routing/route-cache.ts), holds are carved in memory from credit-lease blocks that are ordinary holds, and ' +
+      'captures with their usage rows are written in one transaction every 20 ms (src/billing/credit-lease.ts); ' +
+      'PostgreSQL fell to about 0.15 ms of CPU per request. Then upstream calls moved from global fetch (undici, ~14% of ' +
+      'the API\'s CPU) to node http with keep-alive agents, the request\'s EntityManager and child logger are made only ' +
+      'when used, and stream events that arrive together go out in one write: API CPU per request went from about ' +
+      '3.8 ms to 1.8 ms (non-streaming) in same-machine runs. What is left is node\'s own HTTP machinery for two HTTP ' +
+      'exchanges per request (socket writes alone 11-16%), which the fake answers with one.',
+  ],
+  admission: [
+    'The Temporal dev server of the benchmark runs its SQLite with `journal_mode=wal, synchronous=off` (bench/lib/bench-env.ts): ' +
+      'with the default journal every write was synced and bare starts topped out at 14/s; with WAL, 36-42/s on the same machine ' +
+      'and load (it helps the baselines and the gateway alike; production runs a Temporal cluster).',
+    'The mock\'s MP4 writer wrote every PCM byte bit by bit: 15 ms of worker CPU per video output, now 3 ms (src/media/mp4.ts).',
+    'A CPU profile of the worker (BENCH_PROFILE_WORKER=<dir>) under admission load at 8 concurrent spent 27% of its workflow ' +
       'thread in the SDK\'s promise hook, which captures and formats a stack trace for every promise a workflow creates (`init`, ' +
       '`prepareStackTrace`, `formatCallsiteName`, the stack-cutting regexes; temporalio/sdk-typescript#1587, no switch in 1.24), and ' +
-      '36% in the sandbox\'s `runInContext`; about 130 ms of workflow-thread CPU per task. Every reservation of one account also updates the same `accounts` and `api_keys` ' +
-      'rows under lock until its commit, and a synced commit takes 8.4 ms on this disk (1.3 ms unsynced): one account\'s reservations ' +
-      'serialise at about 100/s whatever the CPU.';
-    const changed = [CHANGED.temporalDb, CHANGED.localSteps, CHANGED.mp4].join(' ');
-    if (!(atLeast(a.max.ratio, 0.7))) out.push({ target: 'Task admission, >= 70% of bare starts', limit, changed });
-    if (!(atLeast(a.paced.rate, (a.paced.targetRate ?? a.paced.rate)) && atMost(a.paced.gateway.latency.p99, 100))) {
-      out.push({
-        target: `Task admission, p99 at ${a.paced.targetRate ?? a.paced.rate}/s`,
-        limit: `${limit} Measured at ${a.paced.rate}/s, where the gateway answered ${n(a.paced.gateway.rps, 1)}/s (bare start p99 ${n(a.paced.bare.latency.p99, 1)} ms); ` +
-          `CPU ${cores(a.paced.cpu)}. Below the rate the machine carries, p99 is the chain above; above it, queueing.`,
-        changed,
-      });
-    }
-  }
-  if (s.polling) {
-    const p = s.polling;
-    const limit =
-      `The static route of the same app did ${n(p.max.static.rps)} req/s, the task read ${n(p.max.task.rps)}: the difference is the key ` +
-      `lookup (cached), one PostgreSQL round trip and the signed asset links. CPU at max: ${cores(p.max.cpu)}. ` +
-      `Profile (below): ${topAreas(s.profile?.['GET /v1/tasks/{id}'])}.`;
-    if (!(atLeast(p.max.task.rps, 3000))) out.push({ target: 'Task polling, >= 3,000 req/s', limit, changed: CHANGED.polling });
-    if (!(atLeast(p.paced.rate, (p.paced.targetRate ?? p.paced.rate)) && atMost(p.paced.task.latency.p99, 10))) {
-      out.push({
-        target: 'Task polling, p99 <= 10 ms',
-        limit: `${limit} Measured at ${p.paced.rate} req/s offered, where it answered ${n(p.paced.task.rps)}/s; the static route's p99 at the same rate was ${n(p.paced.static.latency.p99, 1)} ms.`,
-        changed: CHANGED.polling,
-      });
-    }
-  }
-  if (s.e2e) {
-    const e = s.e2e;
-    const steps = e.steps.map((st) => `${st.step} ${n(st.count, 1)}x (queued ${n(st.queuedMs)} ms, ran ${n(st.ranMs)} ms)`).join('; ');
-    const limit =
-      `A task is a chain of round trips through Temporal: the first workflow task (reservation and channel pick as local activities), ` +
-      `submit, persist assets, the settle, then the callback; each activity is scheduled, matched to a worker poll, run and reported, and ` +
-      `each result is another workflow task. Mean per task here: ${steps}; workflow start to close ${n(e.workflowMs)} ms. ` +
-      `The POST alone took p50 ${n(e.post.p50)} ms.`;
-    const changed = [CHANGED.localSteps, CHANGED.mp4, CHANGED.temporalDb].join(' ');
-    if (!(atMost(e.final.p50, 300))) out.push({ target: 'End to end, POST -> final p50', limit, changed });
-    if (!(atMost(e.callback.p50, 500))) out.push({ target: 'End to end, callback p50', limit: `${limit} The callback is one more activity after the final status.`, changed });
-  }
-  if (s.carrying) {
-    const c = s.carrying;
-    const changed = [CHANGED.slots, CHANGED.polls].join(' ');
-    if (!(atMost(c.statusLagMs.p99, 2000))) {
-      out.push({
-        target: 'Carrying, status lag p99',
-        limit:
-          `Lag = poll wait (up to 1 s) + the job's last steps (persistAssets, settle, two workflow tasks). Here p50 ${n(c.statusLagMs.p50)} ms, ` +
-          `p99 ${n(c.statusLagMs.p99)} ms; ${c.admitted} tasks were admitted in ${n(c.admissionS, 1)} s, so they also finish at the admission ` +
-          `rate, and each finishing task costs the same chain as one end to end. CPU while they waited: ${cores(c.cpuInFlight)}; over the ` +
-          `scenario: ${cores(c.cpuTotal)} (cores).`,
-        changed,
-      });
-    }
-    if (!(atMost(c.historyEvents.max, 80))) {
-      out.push({ target: 'Carrying, history events', limit: `Events by type of one task: ${Object.entries(c.historyByType).map(([k, v]) => `${k} ${v}`).join(', ')}.`, changed });
+      '36% in the sandbox\'s `runInContext`: about 130 ms of workflow-thread CPU per task. Every reservation of one account also updates ' +
+      'the same `accounts` and `api_keys` rows under lock until its commit, and a synced commit takes 8.4 ms on this disk (1.3 ms ' +
+      'unsynced): one account\'s reservations serialise at about 100/s whatever the CPU.',
+  ],
+  e2e: [
+    '`pickChannel`, `settleCredits` and `refundCredits` run as local activities (workflows/media-task.workflow.ts, behind the ' +
+      '`local-bookkeeping` patch so workflows started earlier replay): two fewer activity round trips through the task queue per task, ' +
+      'and a task that finishes at once (with a callback) went from 43 to 35 history events.',
+  ],
+  carrying: [
+    'Worker activity slots 200 -> 5,000 and workflow cache 2,000 -> 5,000 (workers/media-worker.ts): `waitForProvider` holds a slot ' +
+      'for its job\'s whole life, so with 200 slots the 201st job in flight was not even polled until another ended (2,000 jobs of 60 s ' +
+      'would have finished over ~10 minutes).',
+    'Long jobs are polled less often: the interval grows by half each poll up to 1 s (or the channel\'s own, if longer); the mock\'s ' +
+      '250 ms made 8,000 polls a second for 2,000 jobs, now 2,000. Progress goes to a batched writer (activities/progress-writer.ts): ' +
+      'one UPDATE a second per worker instead of one per poll and task (~3,700 statements a second for 2,000 jobs at 250 ms).',
+  ],
+  polling: [
+    '`GET /v1/tasks/{id}` reads the task and its assets in one SQL statement with only the columns it shows, instead of two ORM ' +
+      'queries with entity hydration: 460 -> 916 req/s over one connection, 370 -> 778 over 32 (same machine, same minute). A plain ' +
+      'poll no longer builds an AbortController whose abort() made a DOMException with a stack at every response (~3% of its CPU).',
+  ],
+};
+
+export interface Limit {
+  /** The missed rows this explains (several when one measurement limits them all). */
+  ids: RowId[];
+  scenario: Scenario;
+  figure: string;
+  /** The limiting measurement, from this run's figures. */
+  limit: string;
+}
+
+/**
+ * The limiting measurement of each missed target (rows not measured in this run are not missed). Rows
+ * limited by the same measurement share one entry, so the report says it once.
+ */
+export function limitsFor(results: BenchResults, rows: TargetRow[] = evaluateTargets(results)): Limit[] {
+  const missed = new Set(rows.filter((r) => r.met === false).map((r) => r.id));
+  const out: Limit[] = [];
+  for (const r of rows) {
+    if (!missed.has(r.id)) continue;
+    const limit = limitText(r.id, results, missed);
+    const same = out.find((l) => l.limit === limit);
+    if (same) {
+      same.ids.push(r.id);
+      same.figure += `; ${r.figure}`;
+    } else {
+      out.push({ ids: [r.id], scenario: r.scenario, figure: r.figure, limit });
     }
   }
   return out;
 }
+
+function limitText(id: RowId, results: BenchResults, missed: Set<RowId>): string {
+  const s = results.scenarios;
+  const a = s.admission!;
+  const e = s.e2e!;
+  const c = s.carrying!;
+  const p = s.polling!;
+  switch (id) {
+    case 'worker-cpu': {
+      const { gateway, sameShape, empty } = a.workerCpu;
+      const parts: [string, number | null][] = [
+        ['the engine (the empty-workflow worker\'s CPU per workflow)', empty.msPerTask],
+        ['our workflow\'s shape (same-shape minus empty)', diff(sameShape.msPerTask, empty.msPerTask)],
+        ['our activities and what they call (gateway minus same-shape)', diff(gateway.msPerTask, sameShape.msPerTask)],
+      ];
+      const largest = [...parts].sort((x, y) => (y[1] ?? -1) - (x[1] ?? -1))[0]!;
+      return `Of the worker's ${n(gateway.msPerTask, 1)} ms per task: ${parts.map(([k, v]) => `${k} ${n(v, 1)} ms`).join('; ')}. ` +
+        `The largest part, and so the limit: ${largest[0]}.`;
+    }
+    case 'workflow-tasks':
+    case 'history-events': {
+      const shape = `The same-shape workflow (the same steps with no-op activities) takes ${n(e.sameShape?.workflowTasks, 1)} workflow tasks and ` +
+        `${n(e.sameShape?.historyEvents, 1)} events, the empty workflow ${n(e.bare?.workflowTasks, 1)} and ${n(e.bare?.historyEvents, 1)}: ` +
+        'the count is set by the workflow\'s shape (which steps are queued activities, which local, each upsert), not by the activities\' work.';
+      const types = e.historyByType ? ` Events of one task by type: ${Object.entries(e.historyByType).map(([k, v]) => `${k} ${v}`).join(', ')}.` : '';
+      return shape + types;
+    }
+    case 'post-latency': {
+      const g = a.paced.gateway.latency;
+      const ss = a.paced.sameShape.latency;
+      return `POST p50/p99 ${n(g.p50, 1)} / ${n(g.p99, 1)} ms, where starting the same workflow the same way with an instant reservation takes ` +
+        `${n(ss.p50, 1)} / ${n(ss.p99, 1)} ms and a bare start ${n(a.paced.bare.latency.p50, 1)} / ${n(a.paced.bare.latency.p99, 1)} ms: ` +
+        `${atOrAbove(ss.p99, TARGETS.postP99Ms) ? 'the start the POST waits on alone misses the target' : `the API adds ${n(diff(g.p50, ss.p50), 1)} / ${n(diff(g.p99, ss.p99), 1)} ms over the start it waits on`}. ` +
+        `CPU at ${a.paced.rate}/s: ${cores(a.paced.cpu)} (cores).`;
+    }
+    case 'admission-share':
+      return `At max the busiest process was ${busiest(a.max.cpuGateway)} (bare starts: ${busiest(a.max.cpuBare)}). ` +
+        `The same-shape workflow reached ${n((a.max.sameShape.rps / a.max.bare.rps) * 100, 1)}% of bare starts (the engine + our workflow's shape, no activity work), ` +
+        `the gateway ${n(a.max.ratioSameShape * 100, 1)}% of same-shape: ${a.max.sameShape.rps / a.max.bare.rps < TARGETS.admissionShareOfBare ? 'the shape alone is below the target' : 'the rest is what our activities and the API cost'}. ` +
+        (a.max.gateway.ok === 0 ? `No POST was answered inside the ${n(a.max.gateway.durationS)} s window (the tasks drained in ${n(a.max.drainS, 1)} s). ` : '') +
+        `CPU at max: POST ${cores(a.max.cpuGateway)}; same-shape ${cores(a.max.cpuSameShape)}; bare ${cores(a.max.cpuBare)} (cores).`;
+    case 'e2e-callback':
+      if (missed.has('e2e-final')) return callbackGap(e) + ' Before it, the chain that limits the final status (previous entry).';
+      return e2eChain(e) + ' ' + callbackGap(e);
+    case 'e2e-final':
+      return e2eChain(e);
+    case 'carrying-admitted':
+      return `${n(c.admitted)} admitted in ${n(c.admissionS, 1)} s = ${n(c.admitted / c.admissionS, 1)}/s by 16 clients` +
+        (s.admission ? ` (the gateway's max admission rate: ${n(a.max.gateway.rps, 1)}/s; ${n(c.tasks)} at it would take ${n(c.tasks / a.max.gateway.rps, 1)} s)` : '') +
+        `. CPU while admitting: ${cores(c.cpuAdmission)} (cores).`;
+    case 'carrying-lag':
+      return `Lag = the poll wait + the job's last steps (persist, settle, workflow tasks). Here p50 ${n(c.statusLagMs.p50)} ms, p99 ${n(c.statusLagMs.p99)} ms; ` +
+        `${n(c.admitted)} tasks were admitted in ${n(c.admissionS, 1)} s, so they also come due at that rate, and each finishing task costs the same chain ` +
+        `as one end to end. CPU while they waited: ${cores(c.cpuInFlight)}; over the scenario: ${cores(c.cpuTotal)} (cores).`;
+    case 'carrying-rss': {
+      const perTask = c.peakInFlight > 0 ? (c.workerRssMb.peak - c.workerRssMb.before) / c.peakInFlight : null;
+      return `Worker RSS ${n(c.workerRssMb.before)} MB idle, ${n(c.workerRssMb.peak)} MB with ${n(c.peakInFlight)} in flight: ` +
+        `${n(perTask, 2)} MB per task in flight` +
+        (perTask !== null ? `, so about ${n(c.workerRssMb.before + perTask * TARGETS.carryingTasks)} MB at ${n(TARGETS.carryingTasks)}` : '') +
+        (c.peakInFlight < TARGETS.carryingTasks ? `; only ${n(c.peakInFlight)} were in flight at once (admission is the limit first)` : '') + '.';
+    }
+    case 'poll-max':
+      return `The static route of the same app did ${n(p.max.static.rps)} req/s, the task read ${n(p.max.task.rps)}: the difference is the key ` +
+        `lookup, the task's read and its signed asset links. CPU at max: ${cores(p.max.cpu)} (cores). Profile: ${topAreas(s.profile?.['GET /v1/tasks/{id}'])}.`;
+    case 'poll-p99':
+      return `p99 ${n(p.paced.task.latency.p99, 1)} ms at ${n(p.paced.rate)} req/s offered (${n(p.paced.task.rps)} answered/s), the static route ` +
+        `${n(p.paced.static.latency.p99, 1)} ms at the same rate` +
+        (p.paced.rate < TARGETS.pollRate ? `; the route's max is below ${n(TARGETS.pollRate)} req/s, so the rate itself was out of reach` : '') +
+        `. CPU: ${cores(p.paced.cpu)} (cores).`;
+    default:
+      return chatLimit(id, results);
+  }
+}
+
+function chatLimit(id: RowId, results: BenchResults): string {
+  const chat = results.scenarios.chat!;
+  const which = id.startsWith('chat-shipped') ? 'shipped' : 'apiOnly';
+  const variant = id.endsWith('stream') ? 'stream' : 'json';
+  const v = chat[which][variant];
+  const other = chat[which === 'shipped' ? 'apiOnly' : 'shipped']?.[variant];
+  const api = v.paced.cpu.API;
+  const loop = v.paced.eventLoop;
+  const starved = api !== undefined && api < 0.8 && v.paced.gateway.rps < chat.rate * TARGETS.answeredShare;
+  return `The API used ${n(api, 2)} of its one core at ${chat.rate} req/s` +
+    (starved ? ' while falling behind: it waited rather than computed (its core shared with other work, or waiting on what it calls)' : '') +
+    (loop ? `; its event-loop delay over the load (${loop.source}): p50 ${n(loop.p50Ms, 1)} ms, p99 ${n(loop.p99Ms, 1)} ms, max ${n(loop.maxMs, 1)} ms` : '; it exports no event-loop delay') +
+    (v.paced.gateway.rps < chat.rate * TARGETS.answeredShare ? `; it answered only ${n(v.paced.gateway.rps)}/s, so requests queued` : '') +
+    (other ? `. ${which === 'shipped' ? 'The API-only process' : '`npm start` as shipped'} had added p99 ${signed(other.paced.added.p99, 1)} ms at the same rate` +
+      (which === 'shipped' && other.paced.added.p99 < v.paced.added.p99 ? `: the worker in the process adds ${n(v.paced.added.p99 - other.paced.added.p99, 1)} ms at p99.` : '.') : '.') +
+    (chat.pinning ? '' : ' (Nothing was pinned in this run: taskset or a second core was missing.)');
+}
+
+/** The round trips of an instant task, from its histories, beside the baselines' start -> result. */
+function e2eChain(e: NonNullable<BenchResults['scenarios']['e2e']>): string {
+  const steps = e.steps.map((st) => `${st.step} ${n(st.count, 1)}x (queued ${n(st.queuedMs)} ms, ran ${n(st.ranMs)} ms)`).join('; ');
+  const slowest = [...e.steps].sort((x, y) => y.count * (y.queuedMs + y.ranMs) - x.count * (x.queuedMs + x.ranMs))[0];
+  return `Mean per task: ${steps}; workflow start to close ${n(e.workflowMs)} ms, the POST alone p50 ${n(e.post.p50)} ms. ` +
+    `The same-shape workflow goes from start to result in p50 ${n(e.sameShape?.load.resultLatency?.p50)} ms, the empty one in ${n(e.bare?.load.resultLatency?.p50)} ms.` +
+    (slowest ? ` Most time per task: ${slowest.step} (${n(slowest.count * (slowest.queuedMs + slowest.ranMs))} ms).` : '');
+}
+
+function callbackGap(e: NonNullable<BenchResults['scenarios']['e2e']>): string {
+  const callback = e.steps.find((st) => st.step === 'sendCallback');
+  return `The callback arrives p50 ${n(diff(e.callback.p50, e.final.p50))} ms after the final status` +
+    (callback ? `: one more queued activity (sendCallback queued ${n(callback.queuedMs)} ms, ran ${n(callback.ranMs)} ms).` : '.');
+}
+
+const diff = (x: number | null | undefined, y: number | null | undefined) => (typeof x === 'number' && typeof y === 'number' ? x - y : null);
+const atOrAbove = (x: number | null | undefined, limit: number) => typeof x === 'number' && x > limit;

@@ -44,6 +44,12 @@ export interface LoadResult {
   sampleFailure?: string;
   /** Cores the load process itself used over its life (warm-up included). */
   selfCpu?: number;
+  /** Baseline starts: workflows started in all (warm-up included), to divide a worker's CPU by. */
+  started?: number;
+  /** Baseline starts with `awaitResult`: from when the start was due to the workflow's result. */
+  resultLatency?: LatencySummary;
+  /** Baseline starts: ids of the last few measured workflows, to read their histories. */
+  sampleIds?: string[];
   /** autocannon's own whole-millisecond histogram (max runs only), for reference. */
   autocannon?: { p50: number; p90: number; p99: number; max: number; rps: number };
 }

@@ -24,11 +24,25 @@ export interface NodeChild {
   rssMb(): number | null;
 }
 
-/** Runs `node [nodeArgs] --import tsx <script> [args]` from the repository root. */
-export function spawnNode(opts: { name: string; script: string; args?: string[]; env?: NodeJS.ProcessEnv; nodeArgs?: string[]; logDir: string }): NodeChild {
+export interface SpawnNodeOptions {
+  name: string;
+  script: string;
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  nodeArgs?: string[];
+  logDir: string;
+  /** CPUs the process (every thread it makes) may run on, as `taskset -c` takes them ("1", "0-1"). */
+  cpuList?: string;
+}
+
+/** Runs `node [nodeArgs] --import tsx <script> [args]` from the repository root (under `taskset -c` when `cpuList` is set). */
+export function spawnNode(opts: SpawnNodeOptions): NodeChild {
   const logPath = path.join(opts.logDir, `${opts.name}.log`);
   const log = createWriteStream(logPath, { flags: 'a' });
-  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', opts.script, ...(opts.args ?? [])], {
+  const nodeArgv = [...(opts.nodeArgs ?? []), '--import', 'tsx', opts.script, ...(opts.args ?? [])];
+  // taskset execs node in place, so the pid (and /proc/<pid>) is node's own.
+  const [command, argv] = opts.cpuList ? ['taskset', ['-c', opts.cpuList, process.execPath, ...nodeArgv]] : [process.execPath, nodeArgv];
+  const proc = spawn(command, argv, {
     cwd: ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -102,7 +116,7 @@ export function spawnNode(opts: { name: string; script: string; args?: string[];
 }
 
 /** Runs a script to its end and returns the JSON object its last stdout line holds. */
-export async function runNodeJson<T>(opts: { name: string; script: string; args?: string[]; env?: NodeJS.ProcessEnv; logDir: string; timeoutMs?: number }): Promise<T> {
+export async function runNodeJson<T>(opts: SpawnNodeOptions & { timeoutMs?: number }): Promise<T> {
   const child = spawnNode(opts);
   const line = await child.waitForLine(/^RESULT /, opts.timeoutMs ?? 300_000);
   await child.exited;

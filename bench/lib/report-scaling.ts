@@ -90,7 +90,7 @@ const totalCores = (c: Record<string, number>) => Object.values(c).reduce((a, b)
 
 /** The paragraph under the report's title that says which processes ran. */
 export function setupText(topology: Topology | undefined): string {
-  const ours = 'the API (`src/main.ts`, no worker), the worker (`workers/main.ts`), the fake OpenAI upstream (test/fakes), and each load generator';
+  const ours = 'the API (`src/main.ts`, no worker), the worker (`workers/main.ts`), the baselines\' workers (empty workflow, same-shape), the fake OpenAI upstream (test/fakes), and each load generator';
   const shared = 'So the load generator, the servers under test and their databases share the same cores; the "CPU" lines say how many cores each used.';
   if (topology?.temporal !== 'server') {
     return `Every piece runs in its own process on this one machine: PostgreSQL (embedded), the Temporal dev server (SQLite), ${ours}. ${shared}`;

@@ -1,20 +1,23 @@
 /**
- * Writes BENCHMARKS.md from a run's results: the machine, each scenario's figures against its baseline
- * and target, what limits each missed target (bench/lib/limits.ts), where the CPU went, the profiles; then
- * bench/ANALYSIS.md if present, a hand-written section that every run keeps.
+ * Writes BENCHMARKS.md from a run's results. Each thing is said once: the machine and how loads are
+ * measured; one table of every target (bench/lib/targets.ts) with the gateway's figure beside its
+ * same-run baselines; the limiting measurement of each missed target (bench/lib/limits.ts); then one
+ * section per scenario with its set-up, its figures, where the CPU went, and what was changed so far;
+ * the profiles; the ledger check; then bench/ANALYSIS.md if present, a hand-written section every run keeps.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Durations } from './durations';
 import type { LoadResult } from './load-spec';
-import { atLeast, atMost, type LatencySummary } from './stats';
+import type { LatencySummary } from './stats';
 import type { ChatResult } from '../scenarios/chat';
 import type { AdmissionResult } from '../scenarios/admission';
 import type { PollingResult } from '../scenarios/polling';
 import type { E2eResult } from '../scenarios/e2e';
 import type { CarryingResult } from '../scenarios/carrying';
 import type { ProfileResult } from '../scenarios/profile';
-import { limitsFor } from './limits';
+import { CHANGES, limitsFor } from './limits';
+import { evaluateTargets, type Scenario } from './targets';
 import { ROOT } from './procs';
 // Issue 14 (scaling and the topology header): kept in their own file.
 import type { ScalingResult } from '../scenarios/scaling';
@@ -34,7 +37,7 @@ export interface BenchResults {
 }
 
 const f = (n: number | null | undefined, digits = 2) => (n === undefined || n === null || Number.isNaN(n) ? '–' : Number(n.toFixed(digits)).toLocaleString('en-US'));
-const verdict = (ok: boolean) => (ok ? '**met**' : '**missed**');
+const verdict = (met: boolean | null) => (met === null ? '–' : met ? '**met**' : '**missed**');
 const lat = (l: LatencySummary) => `${f(l.p50)} / ${f(l.p90)} / ${f(l.p99)} / ${f(l.max)}`;
 const failures = (r: LoadResult) => {
   const n = Object.values(r.failed).reduce((a, b) => a + b, 0);
@@ -43,6 +46,21 @@ const failures = (r: LoadResult) => {
 const cpu = (c: Record<string, number>) => Object.entries(c).filter(([, v]) => v >= 0.01).map(([k, v]) => `${k} ${f(v)}`).join(', ');
 
 export async function writeReport(results: BenchResults, file: string): Promise<void> {
+  const analysis = await readFile(path.join(ROOT, 'bench', 'ANALYSIS.md'), 'utf8').catch(() => '');
+  await writeFile(file, renderReport(results, analysis));
+}
+
+/** What was changed for a scenario so far, printed once at the end of its section. */
+function changed(out: string[], scenario: Scenario): void {
+  const paragraphs = CHANGES[scenario];
+  if (paragraphs.length === 0) return;
+  out.push('What was changed so far (measured while changing it):', '');
+  for (const paragraph of paragraphs) out.push(`- ${paragraph}`);
+  out.push('');
+}
+
+/** BENCHMARKS.md as text (pure: the tests render it from made-up results). */
+export function renderReport(results: BenchResults, analysis = ''): string {
   const { machine: m, scenarios: s } = results;
   const out: string[] = [];
   out.push('# Benchmarks', '');
@@ -56,83 +74,64 @@ export async function writeReport(results: BenchResults, file: string): Promise<
   out.push('');
   out.push(setupText(results.topology));
   out.push('');
-  out.push('Latencies are in milliseconds, as p50 / p90 / p99 / max. Fixed-rate loads are open loop (bench/procs/load.ts): request *i* is due at *start + i/rate* and its latency counts from then, so a stall shows as latency rather than as fewer requests. Max-throughput loads are closed loop with autocannon (32 connections). Latencies are taken per response with sub-millisecond precision (autocannon\'s own histogram rounds to whole milliseconds; its figures are in results.json).');
+  out.push('Two baselines run in the same run: **bare** is `client.workflow.start` of an empty workflow (bench/workflows/empty.workflow.ts), what the engine costs; **same-shape** is our real `mediaTaskWorkflow` bundle, with the real worker options, on a worker whose activities are no-op stubs returning canned values (bench/procs/same-shape-worker.ts), started the way the API starts it: the engine plus our workflow\'s shape. The gap from bare to same-shape is the shape of our workflow; from same-shape to the gateway, what our activities and the API cost.');
+  out.push('');
+  out.push('Latencies are in milliseconds, as p50 / p90 / p99 / max. Fixed-rate loads are open loop (bench/procs/load.ts): request *i* is due at *start + i/rate* and its latency counts from then, so a stall shows as latency rather than as fewer requests. Max-throughput loads are closed loop with autocannon (32 connections). Latencies are taken per response with sub-millisecond precision (autocannon\'s own histogram rounds to whole milliseconds; its figures are in results.json). A fixed-rate target counts as met only when (nearly) all of the offered rate was answered.');
   out.push('');
 
-  out.push('## Summary', '');
-  out.push('| Scenario | Target | Measured | |', '|---|---|---|---|');
-  if (s.chat) {
-    for (const v of ['json', 'stream'] as const) {
-      const c = s.chat[v];
-      const label = v === 'json' ? 'Chat, non-streaming' : 'Chat, streaming';
-      out.push(`| ${label} | added p50 <= 1 ms, p99 <= 5 ms at ${c.paced.rate} req/s | added p50 ${f(c.paced.added.p50)} ms, p99 ${f(c.paced.added.p99)} ms | ${verdict(atLeast(c.paced.gateway.rps, c.paced.rate * 0.95) && atMost(c.paced.added.p50, 1) && atMost(c.paced.added.p99, 5))} |`);
-      out.push(`| ${label} | max >= 1,500 req/s (one API process) | ${f(c.max.gateway.rps, 0)} req/s (fake upstream alone: ${f(c.max.direct.rps, 0)}) | ${verdict(atLeast(c.max.gateway.rps, 1500))} |`);
-    }
-  }
-  if (s.admission) {
-    const a = s.admission;
-    out.push(`| Task admission | >= 70% of bare starts | ${f(a.max.gateway.rps, 1)} tasks/s vs ${f(a.max.bare.rps, 1)} bare starts/s = ${f(a.max.ratio * 100, 1)}% | ${verdict(atLeast(a.max.ratio, 0.7))} |`);
-    const target = a.paced.targetRate ?? a.paced.rate;
-    const reduced = a.paced.rate < target ? ` at ${a.paced.rate} tasks/s (the gateway's max is below ${target}/s)` : '';
-    out.push(`| Task admission | p99 <= 100 ms at ${target} tasks/s | p99 ${f(a.paced.gateway.latency.p99)} ms${reduced} (bare start ${f(a.paced.bare.latency.p99)} ms) | ${verdict(atLeast(a.paced.rate, target) && atMost(a.paced.gateway.latency.p99, 100))} |`);
-  }
-  if (s.polling) {
-    const p = s.polling;
-    out.push(`| Task polling | >= 3,000 req/s | ${f(p.max.task.rps, 0)} req/s (static route: ${f(p.max.static.rps, 0)}) | ${verdict(atLeast(p.max.task.rps, 3000))} |`);
-    const pollTarget = p.paced.targetRate ?? p.paced.rate;
-    const pollReduced = p.paced.rate < pollTarget ? ` (the route's max is below ${f(pollTarget, 0)}/s)` : '';
-    out.push(`| Task polling | p99 <= 10 ms at ${f(pollTarget, 0)} req/s | p99 ${f(p.paced.task.latency.p99)} ms at ${f(p.paced.rate, 0)} req/s offered${pollReduced} (${f(p.paced.task.rps, 0)} answered/s); p99 ${f(p.max.task.latency.p99)} ms at max | ${verdict(atLeast(p.paced.rate, pollTarget) && atMost(p.paced.task.latency.p99, 10))} |`);
-  }
-  if (s.e2e) {
-    out.push(`| End to end | POST -> final p50 <= 300 ms | p50 ${f(s.e2e.final.p50)} ms | ${verdict(atMost(s.e2e.final.p50, 300))} |`);
-    out.push(`| End to end | callback received p50 <= 500 ms | p50 ${f(s.e2e.callback.p50)} ms | ${verdict(atMost(s.e2e.callback.p50, 500))} |`);
-  }
-  if (s.carrying) {
-    const c = s.carrying;
-    out.push(`| Carrying ${c.tasks} tasks of 60 s | worker memory | peak RSS ${f(c.workerRssMb.peak, 0)} MB (${f(c.workerRssMb.before, 0)} MB idle) with ${c.peakInFlight} in flight | (no target) |`);
-    out.push(`| Carrying | status lag p99 <= 2 s | p99 ${f(c.statusLagMs.p99 / 1000)} s (p50 ${f(c.statusLagMs.p50 / 1000)} s) | ${verdict(atMost(c.statusLagMs.p99, 2000))} |`);
-    const shortEvents = s.e2e ? `; ${f(s.e2e.historyEvents.p50, 0)} for a task finishing at once` : '';
-    out.push(`| Carrying | history events per task <= 80, independent of duration | p50 ${f(c.historyEvents.p50, 0)}, max ${f(c.historyEvents.max, 0)} for a 60 s task${shortEvents} | ${verdict(atMost(c.historyEvents.max, 80))} |`);
-  }
+  const rows = evaluateTargets(results);
+  out.push('## Targets', '');
+  out.push('| Figure | Target | Gateway | Same-shape | Baseline | |', '|---|---|---|---|---|---|');
+  for (const r of rows) out.push(`| ${r.figure} | ${r.target} | ${r.measured} | ${r.sameShape || '–'} | ${r.baseline || '–'} | ${verdict(r.met)} |`);
   out.push('');
   for (const [name, error] of Object.entries(results.errors)) out.push(`**${name} failed:** \`${error.split('\n')[0]}\``, '');
-  const missed = limitsFor(results);
+  const missed = limitsFor(results, rows);
   if (missed.length > 0) {
     out.push('## What limits each missed target', '');
-    out.push('Written by bench/lib/limits.ts from this run\'s figures; "changed" is what we did about it, with the figures measured while doing it.', '');
-    for (const m of missed) out.push(`**${m.target}.** ${m.limit}`, '', `*Changed:* ${m.changed}`, '');
+    out.push('Written by bench/lib/limits.ts from this run\'s figures. What was changed so far is under each scenario below.', '');
+    for (const l of missed) out.push(`- **${l.figure}.** ${l.limit}`);
+    out.push('');
   }
 
   if (s.chat) {
-    out.push('## Chat', '');
-    out.push('`POST /v1/chat/completions` with a one-message prompt and `max_tokens: 64`, answered by the fake upstream with a 10-word reply; the baseline sends the same request straight to the fake (for streams with `stream_options.include_usage`, which the gateway always asks the upstream for).', '');
-    out.push('| Variant | Load | Through | req/s | latency p50 / p90 / p99 / max | failed |', '|---|---|---|---|---|---|');
+    const c = s.chat;
+    out.push('## Chat on one core', '');
+    out.push(`\`POST /v1/chat/completions\` with a one-message prompt and \`max_tokens: 64\`, answered by the fake upstream (zero delay) with a 10-word reply; the baseline sends the same request straight to the fake (for streams with \`stream_options.include_usage\`, which the gateway always asks the upstream for). ${c.pinning ? `The API under test runs alone on core ${c.pinning.api} (\`taskset -c ${c.pinning.api}\`); the load generator, the fake, PostgreSQL, Temporal and every other process of the run on core ${c.pinning.rest}.` : '**Nothing was pinned** (taskset or a second core missing).'} Two API processes in turn: \`npm start\` as shipped (API and worker in one process) and API only (RUN_WORKER=0). Event-loop delay is the API's own, read from its /metrics over each load (prom-client's default gauges sample every 10 ms, so their p50 never shows less than about 10 ms; a histogram the API exports is preferred).`, '');
+    out.push('| Through | Variant | Load | req/s | latency p50 / p90 / p99 / max | added p50 / p90 / p99 | event-loop delay p50 / p99 / max | failed |', '|---|---|---|---|---|---|---|---|');
+    const loop = (e: { p50Ms: number | null; p99Ms: number | null; maxMs: number | null } | null) => (e ? `${f(e.p50Ms)} / ${f(e.p99Ms)} / ${f(e.maxMs)}` : '–');
     for (const v of ['json', 'stream'] as const) {
-      const c = s.chat[v];
       const name = v === 'json' ? 'non-streaming' : 'streaming';
-      out.push(`| ${name} | ${c.paced.rate} req/s | fake directly | ${f(c.paced.direct.rps, 0)} | ${lat(c.paced.direct.latency)} | ${failures(c.paced.direct)} |`);
-      out.push(`| ${name} | ${c.paced.rate} req/s | gateway | ${f(c.paced.gateway.rps, 0)} | ${lat(c.paced.gateway.latency)} | ${failures(c.paced.gateway)} |`);
-      out.push(`| ${name} | ${c.paced.rate} req/s | **added** | | ${f(c.paced.added.p50)} / ${f(c.paced.added.p90)} / ${f(c.paced.added.p99)} / | |`);
-      out.push(`| ${name} | max | fake directly | ${f(c.max.direct.rps, 0)} | ${lat(c.max.direct.latency)} | ${failures(c.max.direct)} |`);
-      out.push(`| ${name} | max | gateway | ${f(c.max.gateway.rps, 0)} | ${lat(c.max.gateway.latency)} | ${failures(c.max.gateway)} |`);
+      out.push(`| fake directly | ${name} | ${c.rate} req/s | ${f(c.direct[v].rps, 0)} | ${lat(c.direct[v].latency)} | | | ${failures(c.direct[v])} |`);
+      for (const [which, label] of [['shipped', '`npm start` as shipped'], ['apiOnly', 'API only']] as const) {
+        const r = c[which][v];
+        out.push(`| ${label} | ${name} | ${c.rate} req/s | ${f(r.paced.gateway.rps, 0)} | ${lat(r.paced.gateway.latency)} | ${f(r.paced.added.p50)} / ${f(r.paced.added.p90)} / ${f(r.paced.added.p99)} | ${loop(r.paced.eventLoop)} | ${failures(r.paced.gateway)} |`);
+        if (r.max) out.push(`| ${label} | ${name} | max | ${f(r.max.gateway.rps, 0)} | ${lat(r.max.gateway.latency)} | | | ${failures(r.max.gateway)} |`);
+      }
     }
     out.push('');
-    for (const v of ['json', 'stream'] as const) {
-      out.push(`CPU, ${v === 'json' ? 'non-streaming' : 'streaming'} at ${s.chat[v].paced.rate} req/s: ${cpu(s.chat[v].paced.cpu)}; at max: ${cpu(s.chat[v].max.cpu)} (cores).`, '');
+    out.push('CPU (cores), at the fixed rate:', '');
+    for (const [which, label] of [['shipped', '`npm start` as shipped'], ['apiOnly', 'API only']] as const) {
+      for (const v of ['json', 'stream'] as const) out.push(`- ${label}, ${v === 'json' ? 'non-streaming' : 'streaming'}: ${cpu(c[which][v].paced.cpu)}${c[which][v].max ? `; at max: ${cpu(c[which][v].max!.cpu)}` : ''}`);
     }
+    out.push('');
+    changed(out, 'chat');
   }
   if (s.admission) {
     const a = s.admission;
     out.push('## Task admission', '');
-    out.push('`POST /v1/videos` (Update-With-Start: the answer waits for the workflow\'s `reserveCredits`), on a mock channel that finishes at submit, so every admitted task also runs its whole workflow on the same machine meanwhile. Baseline: bare `client.workflow.start` of an empty workflow (bench/workflows/empty.workflow.ts) on the same Temporal server, with its own worker.', '');
+    out.push(`\`POST /v1/videos\` beside bare starts and same-shape starts on the same Temporal server. At max throughput the tasks run on a mock channel that finishes at submit, so every admitted task also runs its whole workflow on the same machine meanwhile; each worker's CPU (all threads, /proc) is read over its load and the drain after it and divided by the tasks completed. At ${a.paced.rate}/s the POSTs go to a mock channel whose jobs take ${a.paced.taskS} s, so no task finishes inside the window.`, '');
     out.push('| Load | What | per s | latency p50 / p90 / p99 / max | failed |', '|---|---|---|---|---|');
     out.push(`| max (32 concurrent) | bare start | ${f(a.max.bare.rps, 1)} | ${lat(a.max.bare.latency)} | ${failures(a.max.bare)} |`);
+    out.push(`| max (32 concurrent) | same-shape start | ${f(a.max.sameShape.rps, 1)} | ${lat(a.max.sameShape.latency)} | ${failures(a.max.sameShape)} |`);
     out.push(`| max (32 concurrent) | POST /v1/videos | ${f(a.max.gateway.rps, 1)} | ${lat(a.max.gateway.latency)} | ${failures(a.max.gateway)} |`);
     out.push(`| ${a.paced.rate}/s | bare start | ${f(a.paced.bare.rps, 1)} | ${lat(a.paced.bare.latency)} | ${failures(a.paced.bare)} |`);
-    out.push(`| ${a.paced.rate}/s | POST /v1/videos | ${f(a.paced.gateway.rps, 1)} | ${lat(a.paced.gateway.latency)} | ${failures(a.paced.gateway)} |`);
+    out.push(`| ${a.paced.rate}/s | same-shape start | ${f(a.paced.sameShape.rps, 1)} | ${lat(a.paced.sameShape.latency)} | ${failures(a.paced.sameShape)} |`);
+    out.push(`| ${a.paced.rate}/s | POST /v1/videos (${a.paced.taskS} s tasks) | ${f(a.paced.gateway.rps, 1)} | ${lat(a.paced.gateway.latency)} | ${failures(a.paced.gateway)} |`);
     out.push('');
-    out.push(`The tasks admitted at max throughput finished ${f(a.max.drainS, 1)} s after the load stopped.`, '');
-    out.push(`CPU at max, bare starts: ${cpu(a.max.cpuBare)}; POST /v1/videos: ${cpu(a.max.cpuGateway)}; POST at ${a.paced.rate}/s: ${cpu(a.paced.cpu)} (cores).`, '');
+    const w = a.workerCpu;
+    out.push(`Worker CPU per task: gateway worker ${f(w.gateway.msPerTask, 1)} ms (${w.gateway.tasks} tasks), same-shape worker ${f(w.sameShape.msPerTask, 1)} ms (${w.sameShape.tasks}), empty-workflow worker ${f(w.empty.msPerTask, 1)} ms (${w.empty.tasks}). The tasks admitted at max finished ${f(a.max.drainS, 1)} s after the load stopped.`, '');
+    out.push(`CPU (cores) at max: bare starts ${cpu(a.max.cpuBare)}; same-shape ${cpu(a.max.cpuSameShape)}; POST ${cpu(a.max.cpuGateway)}. POST at ${a.paced.rate}/s: ${cpu(a.paced.cpu)}.`, '');
+    changed(out, 'admission');
   }
   if (s.polling) {
     const p = s.polling;
@@ -144,22 +143,27 @@ export async function writeReport(results: BenchResults, file: string): Promise<
     out.push(`| ${p.paced.rate} req/s | /healthz | ${f(p.paced.static.rps, 0)} | ${lat(p.paced.static.latency)} | ${failures(p.paced.static)} |`);
     out.push(`| ${p.paced.rate} req/s | /v1/tasks/{id} | ${f(p.paced.task.rps, 0)} | ${lat(p.paced.task.latency)} | ${failures(p.paced.task)} |`);
     out.push('');
-    out.push(`CPU at max: ${cpu(p.max.cpu)}; at ${p.paced.rate} req/s: ${cpu(p.paced.cpu)} (cores).`, '');
+    out.push(`CPU (cores) at max: ${cpu(p.max.cpu)}; at ${p.paced.rate} req/s: ${cpu(p.paced.cpu)}.`, '');
+    changed(out, 'polling');
   }
   if (s.e2e) {
     const e = s.e2e;
     out.push('## End to end', '');
-    out.push(`${e.tasks} tasks at ${e.rate}/s (after 10 discarded), mock channel finishing at submit, each with a \`callback_url\` on a receiver in the bench driver. "Final" is when the task row shows the final status (watched every 5 ms).`, '');
+    out.push(`${e.tasks} tasks at ${e.rate}/s (after 10 discarded), mock channel finishing at submit, each with a \`callback_url\` on a receiver in the bench driver. "Final" is when the task row shows the final status (watched every 5 ms). The baselines run at the same rate, each timed from its start to the workflow's result: the same-shape workflow (with its callback step) and the empty workflow.`, '');
     out.push('| Measure | p50 / p90 / p99 / max |', '|---|---|');
     out.push(`| POST answered | ${lat(e.post)} |`);
     out.push(`| POST -> final status | ${lat(e.final)} |`);
     out.push(`| POST -> callback received | ${lat(e.callback)} |`);
+    if (e.sameShape?.load.resultLatency) out.push(`| same-shape: start -> result | ${lat(e.sameShape.load.resultLatency)} |`);
+    if (e.bare?.load.resultLatency) out.push(`| empty workflow: start -> result | ${lat(e.bare.load.resultLatency)} |`);
     out.push(`| history events per task | ${lat(e.historyEvents)} |`);
     out.push('');
+    out.push(`Workflow tasks per task: gateway ${f(e.workflowTasks, 1)}, same-shape ${f(e.sameShape?.workflowTasks, 1)}, empty ${f(e.bare?.workflowTasks, 1)}; history events: same-shape ${f(e.sameShape?.historyEvents, 1)}, empty ${f(e.bare?.historyEvents, 1)}.${e.historyByType ? ` Events of one task by type: ${Object.entries(e.historyByType).map(([k, v]) => `${k} ${v}`).join(', ')}.` : ''}`, '');
     out.push(`Where a task's time goes (mean over 5 histories; workflow start to close ${f(e.workflowMs)} ms). *Queued* is scheduled -> started (waiting for a worker poll), *ran* is started -> completed:`, '');
     out.push('| Step | per task | queued ms | ran ms |', '|---|---|---|---|');
     for (const step of e.steps) out.push(`| ${step.step} | ${step.count} | ${f(step.queuedMs)} | ${f(step.ranMs)} |`);
     out.push('');
+    changed(out, 'e2e');
   }
   if (s.carrying) {
     const c = s.carrying;
@@ -184,6 +188,7 @@ export async function writeReport(results: BenchResults, file: string): Promise<
       out.push(`| provider calls per task (create + reads) | ${f(cb.callbacks.providerCallsPerTask)} | ${f(cb.pollingOnly.providerCallsPerTask)} |`);
       out.push('');
     }
+    changed(out, 'carrying');
   }
   if (s.profile) {
     out.push('## Profiles', '');
@@ -200,13 +205,16 @@ export async function writeReport(results: BenchResults, file: string): Promise<
     }
   }
   if (s.scaling) out.push(...scalingSection(s.scaling, { bareStartsPerS: s.admission?.max.bare.rps, historyShards: results.topology?.historyShards }));
-  out.push(...sizingSection(s));
+  // Sizing per 100 chat req/s is read from the API-only process (what an API replica costs by itself).
+  const chatSizing = s.chat
+    ? Object.fromEntries((['json', 'stream'] as const).map((v) => [v, { paced: { rate: s.chat!.rate, gateway: { rps: s.chat!.apiOnly[v].paced.gateway.rps }, cpu: s.chat!.apiOnly[v].paced.cpu } }]))
+    : undefined;
+  out.push(...sizingSection({ ...s, chat: chatSizing }));
   if (results.invariant) {
     const i = results.invariant;
     out.push('## Money', '');
     out.push(`After the run, per account: balance + reserved - debt = top-ups - captures and reserved = open holds: ${i.violations.length === 0 ? `holds for all ${i.accounts} accounts` : `**violated**: ${i.violations.join('; ')}`}. Tasks: ${Object.entries(i.tasks).map(([k, v]) => `${v} ${k}`).join(', ')}${i.openTasks ? `; ${i.openTasks} still open` : ''}.`, '');
   }
-  const analysis = await readFile(path.join(ROOT, 'bench', 'ANALYSIS.md'), 'utf8').catch(() => '');
   if (analysis) out.push(analysis.trim(), '');
-  await writeFile(file, out.join('\n'));
+  return out.join('\n');
 }

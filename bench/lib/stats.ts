@@ -30,9 +30,13 @@ export function round(value: number, digits = 2): number {
   return Math.round(value * f) / f;
 }
 
-/** gateway - baseline, per percentile. */
+/**
+ * gateway - baseline, per percentile; NaN where either side has no figure (a load with no answer has
+ * none, and its JSON says null, which arithmetic would take for 0).
+ */
 export function added(gateway: LatencySummary, baseline: LatencySummary): { p50: number; p90: number; p99: number } {
-  return { p50: round(gateway.p50 - baseline.p50), p90: round(gateway.p90 - baseline.p90), p99: round(gateway.p99 - baseline.p99) };
+  const minus = (a: number | null, b: number | null) => (typeof a === 'number' && typeof b === 'number' && Number.isFinite(a) && Number.isFinite(b) ? round(a - b) : NaN);
+  return { p50: minus(gateway.p50, baseline.p50), p90: minus(gateway.p90, baseline.p90), p99: minus(gateway.p99, baseline.p99) };
 }
 
 /**

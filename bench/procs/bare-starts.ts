@@ -1,38 +1,76 @@
 /**
- * Load of the admission baseline: bare `client.workflow.start` of `benchEmptyWorkflow`, from a process
- * of its own. Argument: JSON {address, taskQueue, mode: 'max' | 'paced', concurrency, rate, durationS,
- * warmupS}. Prints `RESULT <LoadResult JSON>`.
+ * Load of the task baselines, from a process of its own. `workflow: 'empty'`: bare
+ * `client.workflow.start` of `benchEmptyWorkflow` (the engine). `workflow: 'same-shape'`: the real
+ * mediaTaskWorkflow started exactly the way the API starts it (its own start function from
+ * src/temporal/media-tasks.ts), on the same-shape worker's queue (the engine + our workflow's shape).
+ * Argument: JSON {address, taskQueue, workflow, mode: 'max' | 'paced', concurrency, rate, durationS,
+ * warmupS, awaitResult, callbackUrl}. Prints `RESULT <LoadResult JSON>`.
  */
 import { performance } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { LoadResult } from '../lib/load-spec';
+import { sameShapeInput } from '../lib/same-shape';
 import { round, summarize } from '../lib/stats';
+import { admitMediaTask } from '../../src/temporal/media-tasks';
 
 interface Spec {
   address: string;
   taskQueue: string;
+  workflow?: 'empty' | 'same-shape';
   mode: 'max' | 'paced';
   concurrency?: number;
   rate?: number;
   durationS: number;
   warmupS: number;
+  /** Also wait for each workflow's result and time it (end to end). */
+  awaitResult?: boolean;
+  /** Same-shape only: the input's callback_url (the stub never calls it; the workflow takes the callback step). */
+  callbackUrl?: string;
 }
+
+const SAMPLE_IDS = 5;
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2]!) as Spec;
   const connection = await Connection.connect({ address: spec.address });
   const client = new Client({ connection });
   const latencies: number[] = [];
+  const results: number[] = [];
+  /** Measured workflows, in the order they were started (with awaitResult: finished). */
+  const measuredIds: string[] = [];
   const failed: Record<string, number> = {};
   let sampleFailure: string | undefined;
   let ok = 0;
+  let started = 0;
+  /** Starts one workflow the way its kind is started; resolves with its id once the start (or admission) answered. */
+  const startOne = async (): Promise<string> => {
+    if (spec.workflow === 'same-shape') {
+      const input = sameShapeInput({ callbackUrl: spec.callbackUrl });
+      const admission = await admitMediaTask(client, spec.taskQueue, input);
+      if (!admission.admitted) throw new Error(`not admitted: ${admission.reason}`);
+      return input.taskId;
+    }
+    const id = `bench-empty-${randomUUID()}`;
+    await client.workflow.start('benchEmptyWorkflow', { taskQueue: spec.taskQueue, workflowId: id });
+    return id;
+  };
   const start = async (measure: boolean, due = performance.now()) => {
     try {
-      await client.workflow.start('benchEmptyWorkflow', { taskQueue: spec.taskQueue, workflowId: `bench-empty-${randomUUID()}` });
+      const id = await startOne();
+      started++;
       if (measure) {
         ok++;
         latencies.push(performance.now() - due);
+        if (!spec.awaitResult) measuredIds.push(id);
+      }
+      if (spec.awaitResult) {
+        await client.workflow.getHandle(id).result();
+        // Only finished workflows are sampled: a history read mid-way would count fewer events.
+        if (measure) {
+          results.push(performance.now() - due);
+          measuredIds.push(id);
+        }
       }
     } catch (error) {
       if (measure) {
@@ -81,7 +119,10 @@ async function main(): Promise<void> {
   }
   const used = process.cpuUsage();
   const selfCpu = round((used.user + used.system) / 1000 / performance.now(), 2);
-  const result: LoadResult = { mode: spec.mode, ok, failed, durationS: round(seconds), rps: round(ok / seconds, 1), latency: summarize(latencies), sampleFailure, selfCpu };
+  const result: LoadResult = {
+    mode: spec.mode, ok, failed, durationS: round(seconds), rps: round(ok / seconds, 1), latency: summarize(latencies), sampleFailure, selfCpu,
+    started, sampleIds: measuredIds.slice(-SAMPLE_IDS), ...(spec.awaitResult ? { resultLatency: summarize(results) } : {}),
+  };
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
   await connection.close();
 }
@@ -89,7 +130,7 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (error) => {
-    process.stderr.write(`bare starts failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.stderr.write(`baseline starts failed: ${error instanceof Error ? error.stack : String(error)}\n`);
     process.exit(1);
   },
 );

@@ -10,7 +10,8 @@ import { pacedRate } from '../lib/stats';
 import { succeededTaskIds, waitForDrain } from '../lib/tasks';
 import { withLoad } from './chat';
 
-export const POLL_RATE = 3000;
+/** The fixed rate of the poll latency target (issue 13). */
+export const POLL_RATE = 1000;
 const CONNECTIONS = 32;
 
 export interface PollingResult {
