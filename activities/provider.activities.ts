@@ -7,7 +7,7 @@ import { listCandidates } from '../src/routing/candidates';
 import { loadChannelAccess, splitSettings, type GatewayChannelSettings } from '../src/routing/channel-access';
 import { createCircuitBreaker } from '../src/routing/circuit-breaker';
 import { pickWeighted } from '../src/routing/pick-channel';
-import { ProviderError, type ChannelAccess, type JobRef, type MediaProvider, type MediaRequest, type ProviderJob } from '../src/providers/types';
+import { ProviderError, type ChannelAccess, type JobRef, type MediaProvider, type MediaRequest, type ProviderErrorInfo, type ProviderJob } from '../src/providers/types';
 import { newId } from '../src/ids';
 import { providerCallbackUrl } from '../src/providers/callback-url';
 import { basePollInterval, MAX_POLL_ERRORS, nextPollInterval } from '../src/providers/job-poller/poll-policy';
@@ -215,8 +215,9 @@ export function createProviderActivities(deps: ActivityDeps) {
       const { provider: providerId, access, gateway } = await loadChannelAccess(em, deps.box, input.channelId);
       const provider = deps.providers.get(providerId);
       const attempt = Context.current().info.attempt;
-      const pollErrors = Math.max(input.pollErrors, await polls.pollErrors(input.taskId, input.job.jobId));
-      const read = await withHeartbeat(() => readOnce(input, provider, access, gateway, jobRef(input, input.job), attempt, pollErrors));
+      const poller = await polls.pollerView(input.taskId, input.job.jobId);
+      const pollErrors = Math.max(input.pollErrors, poller.pollErrors);
+      const read = await withHeartbeat(() => readOnce(input, provider, access, gateway, jobRef(input, input.job), attempt, pollErrors, poller.endingError));
       if (read.progress !== undefined) progress.set(input.taskId, read.progress);
       await polls.afterWorkflowRead(input.taskId, input.job.jobId, { ended: read.finished !== undefined, pollErrors: read.pollErrors });
       return { ...(read.finished ? { finished: read.finished } : {}), pollErrors: read.pollErrors };
@@ -241,6 +242,7 @@ export function createProviderActivities(deps: ActivityDeps) {
   /**
    * Asks the provider once: the job's end (classified, outputs staged), or its progress and the count of
    * failed reads in a row. A few failed reads are tolerated; more, or a final error, end the attempt.
+   * `seen` is a failed read the shared poller already made: it is classified instead of asking again.
    */
   async function readOnce(
     input: JobInput & { job: JobHandle },
@@ -250,8 +252,10 @@ export function createProviderActivities(deps: ActivityDeps) {
     ref: JobRef,
     activityAttempt: number,
     pollErrors: number,
+    seen?: ProviderErrorInfo,
   ): Promise<{ finished?: FinishedJob; progress?: number | null; pollErrors: number }> {
     try {
+      if (seen) throw new ProviderError(seen);
       const job = await provider.status(access, ref);
       if (isFinal(job.status)) {
         progress.drop(input.taskId);

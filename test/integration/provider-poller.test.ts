@@ -212,6 +212,8 @@ describe('shared provider poller', () => {
         // The message names the channel, which differs between the two gateways.
         task: { status: task.status, error: { code: task.error?.code, type: task.error?.type }, credits: task.credits },
         submits: row!.attempts.filter((a) => a.outcome === 'submitted').length,
+        // The poller hands the read that ends an attempt to the workflow: the provider is not asked again.
+        statusReads: falStatusReads(fake),
         channelEnabled: channel!.enabled,
         account: await accountOf(g, customer.accountId).then(({ balance, reserved }) => ({ balance, reserved })),
         scheduled: await activitiesScheduled(g, taskId),

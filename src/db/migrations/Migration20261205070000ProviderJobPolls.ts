@@ -21,6 +21,8 @@ export class Migration20261205070000ProviderJobPolls extends Migration {
         base_interval_ms integer not null,
         interval_ms integer not null,
         poll_errors integer not null default 0,
+        -- The failed read that ends the attempt, handed to the workflow's read to classify (not read again).
+        ending_error jsonb,
         next_poll_at timestamptz not null,
         claimed_by text,
         created_at timestamptz not null default now()

@@ -18,7 +18,7 @@ import { newId } from '../../ids';
 import { loadChannelAccess } from '../../routing/channel-access';
 import type { SecretBox } from '../../security/secrets';
 import type { ProviderRegistry } from '../registry';
-import { ProviderError, type ChannelAccess } from '../types';
+import { ProviderError, type ChannelAccess, type ProviderErrorInfo } from '../types';
 import { createProgressWriter, type ProgressWriter } from '../../../activities/progress-writer';
 import { providerUpdateSignal } from '../../../workflows/messages';
 import { MAX_POLL_ERRORS, nextPollInterval } from './poll-policy';
@@ -165,22 +165,26 @@ export function startJobPoller(deps: JobPollerDeps): JobPoller {
   async function readAndDecide(poll: ClaimedPoll, later: (delayMs: number, intervalMs: number, pollErrors: number) => PollOutcome, next: number): Promise<PollOutcome> {
     const channel = await channelAccess(poll.channelId);
     const provider = deps.providers.get(channel.provider);
-    let ended: boolean;
     let pollErrors = poll.pollErrors;
+    let endingError: ProviderErrorInfo | undefined;
     try {
       const job = await provider.status(channel.access, { jobId: poll.job.jobId, handles: poll.job.handles, request: poll.request });
-      ended = job.status === 'succeeded' || job.status === 'failed' || job.status === 'cancelled';
       pollErrors = 0;
-      if (!ended) progress.set(poll.taskId, job.progress);
+      if (job.status !== 'succeeded' && job.status !== 'failed' && job.status !== 'cancelled') {
+        progress.set(poll.taskId, job.progress);
+        return later(poll.intervalMs, next, pollErrors);
+      }
     } catch (error) {
       if (!(error instanceof ProviderError)) throw error;
-      // Counted as the waitForProvider activity counts; the read that would end the attempt is left to
-      // the workflow's own read, which classifies it (and opens the circuit, disables the channel) as today.
-      ended = !error.retryable || poll.pollErrors + 1 >= MAX_POLL_ERRORS;
-      if (!ended) return later(poll.intervalMs, next, poll.pollErrors + 1);
+      // Counted as the waitForProvider activity counts. The read that ends the attempt (a final error, or
+      // the MAX_POLL_ERRORS-th in a row) is handed to the workflow's read, which classifies it (and opens
+      // the circuit, disables the channel) exactly as today, without asking the provider again.
+      if (error.retryable && poll.pollErrors + 1 < MAX_POLL_ERRORS) return later(poll.intervalMs, next, poll.pollErrors + 1);
+      endingError = error.toInfo();
     }
-    if (!ended) return later(poll.intervalMs, next, pollErrors);
     if (killed) throw new Error('the poller was killed');
+    // The workflow's read must find the error: it is written (and the claim handed back) before the wake.
+    if (endingError) await store.settle(id, [{ ...later(Math.max(poll.intervalMs, RESIGNAL_AFTER_MS), poll.intervalMs, pollErrors), endingError }]);
     if ((await deps.wake(poll.taskId, poll.attempt)) === 'gone') return { taskId: poll.taskId, attempt: poll.attempt, forget: true };
     return later(Math.max(poll.intervalMs, RESIGNAL_AFTER_MS), poll.intervalMs, pollErrors);
   }

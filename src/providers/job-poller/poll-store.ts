@@ -4,7 +4,7 @@
  * a whole batch of jobs is one claim and one reschedule.
  */
 import type { Knex } from '@mikro-orm/postgresql';
-import type { MediaRequest } from '../types';
+import type { MediaRequest, ProviderErrorInfo } from '../types';
 import type { JobHandle } from '../../../workflows/types';
 
 const FINAL_STATUSES = ['succeeded', 'failed', 'cancelled'];
@@ -25,7 +25,7 @@ export interface ClaimedPoll {
 
 /** What a poller decided after reading a job: when to read it next, or forget it. */
 export type PollOutcome =
-  | { taskId: string; attempt: number; delayMs: number; intervalMs: number; pollErrors: number }
+  | { taskId: string; attempt: number; delayMs: number; intervalMs: number; pollErrors: number; endingError?: ProviderErrorInfo }
   | { taskId: string; attempt: number; forget: true };
 
 export interface NewPoll {
@@ -56,7 +56,7 @@ export function createPollStore(knex: () => Knex) {
          on conflict (task_id) do update set
            attempt = excluded.attempt, queue = excluded.queue, channel_id = excluded.channel_id, job_id = excluded.job_id,
            job = excluded.job, request = excluded.request, base_interval_ms = excluded.base_interval_ms,
-           interval_ms = excluded.interval_ms, poll_errors = 0, next_poll_at = excluded.next_poll_at, claimed_by = null
+           interval_ms = excluded.interval_ms, poll_errors = 0, ending_error = null, next_poll_at = excluded.next_poll_at, claimed_by = null
          where provider_job_polls.attempt <= excluded.attempt`,
         [poll.taskId, poll.attempt, poll.queue, poll.channelId, poll.job.jobId, JSON.stringify(poll.job), JSON.stringify(poll.request),
           poll.baseIntervalMs, poll.intervalMs, poll.firstReadInMs],
@@ -95,10 +95,10 @@ export function createPollStore(knex: () => Knex) {
         await knex().raw(
           `update provider_job_polls p
               set next_poll_at = now() + make_interval(secs => v.delay_ms::float8 / 1000), interval_ms = v.interval_ms,
-                  poll_errors = v.poll_errors, claimed_by = null
-             from jsonb_to_recordset(?::jsonb) as v(task_id text, attempt int, delay_ms int, interval_ms int, poll_errors int)
+                  poll_errors = v.poll_errors, ending_error = coalesce(v.ending_error, p.ending_error), claimed_by = null
+             from jsonb_to_recordset(?::jsonb) as v(task_id text, attempt int, delay_ms int, interval_ms int, poll_errors int, ending_error jsonb)
             where p.task_id = v.task_id and p.attempt = v.attempt and p.claimed_by = ?`,
-          [JSON.stringify(next.map((o) => ({ task_id: o.taskId, attempt: o.attempt, delay_ms: Math.max(0, Math.round(o.delayMs)), interval_ms: o.intervalMs, poll_errors: o.pollErrors }))), pollerId],
+          [JSON.stringify(next.map((o) => ({ task_id: o.taskId, attempt: o.attempt, delay_ms: Math.max(0, Math.round(o.delayMs)), interval_ms: o.intervalMs, poll_errors: o.pollErrors, ending_error: o.endingError ?? null }))), pollerId],
         );
       }
       if (forget.length > 0) {
@@ -134,16 +134,25 @@ export function createPollStore(knex: () => Knex) {
       return deleted.length;
     },
 
-    /** Failed reads in a row the poller counted for this job (0 when it is not watched). */
-    async pollErrors(taskId: string, jobId: string): Promise<number> {
-      const [row] = await rows<{ poll_errors: number }>(`select poll_errors from provider_job_polls where task_id = ? and job_id = ?`, [taskId, jobId]);
-      return row?.poll_errors ?? 0;
+    /**
+     * What the poller knows of this job for the workflow's read: the failed reads in a row it counted,
+     * and the failed read that ends the attempt if it saw one (nothing when the job is not watched).
+     */
+    async pollerView(taskId: string, jobId: string): Promise<{ pollErrors: number; endingError?: ProviderErrorInfo }> {
+      const [row] = await rows<{ poll_errors: number; ending_error: ProviderErrorInfo | null }>(
+        `select poll_errors, ending_error from provider_job_polls where task_id = ? and job_id = ?`, [taskId, jobId]);
+      return { pollErrors: row?.poll_errors ?? 0, ...(row?.ending_error ? { endingError: row.ending_error } : {}) };
     },
 
-    /** After the workflow's own read: the job ended (forget it) or its count of failed reads is this. */
+    /** After the workflow's own read: the job ended (forget it), or its count of failed reads is this. */
     async afterWorkflowRead(taskId: string, jobId: string, read: { ended: boolean; pollErrors: number }): Promise<void> {
       if (read.ended) await knex().raw(`delete from provider_job_polls where task_id = ? and job_id = ?`, [taskId, jobId]);
-      else await knex().raw(`update provider_job_polls set poll_errors = ? where task_id = ? and job_id = ? and poll_errors <> ?`, [read.pollErrors, taskId, jobId, read.pollErrors]);
+      else {
+        await knex().raw(
+          `update provider_job_polls set poll_errors = ?, ending_error = null where task_id = ? and job_id = ? and (poll_errors <> ? or ending_error is not null)`,
+          [read.pollErrors, taskId, jobId, read.pollErrors],
+        );
+      }
     },
   };
 }
