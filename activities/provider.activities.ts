@@ -179,7 +179,8 @@ export function createProviderActivities(deps: ActivityDeps) {
      * Polls the provider until the job ends (less often as it runs long), heartbeating every round (so a
      * dead worker is replaced quickly and cancellation reaches us) and handing progress to the batched
      * progress writer. A few failed polls in a row are tolerated; more end the attempt as a retryable
-     * infrastructure failure.
+     * infrastructure failure. Used with PROVIDER_POLLER=activity, by workflows that waited this way before
+     * the shared poller, and to follow a job whose cancel the provider only acknowledged.
      */
     async waitForProvider(input: JobInput & { job: JobHandle; pollIntervalMs: number }): Promise<FinishedJob> {
       const context = Context.current();
