@@ -121,7 +121,7 @@ describe('shared provider poller', () => {
       const count = (reads.get(jobId) ?? 0) + 1;
       reads.set(jobId, count);
       // A few reads take longer than the lease: the reader's renewals must keep the other poller off.
-      await new Promise((resolve) => setTimeout(resolve, slow.has(jobId) && count === 1 ? 2500 : 5));
+      await new Promise((resolve) => setTimeout(resolve, slow.has(jobId) && count === 1 ? 5000 : 5));
       reading.set(jobId, reading.get(jobId)! - 1);
       return { jobId, status: count >= 4 ? 'succeeded' : 'processing', progress: count * 20, outputs: [] };
     };
@@ -129,8 +129,9 @@ describe('shared provider poller', () => {
       woken.push(taskId);
       return 'gone';
     };
-    const a = poller(queue, provider(status), wake, 1500);
-    const b = poller(queue, provider(status), wake, 1500);
+    // A lease of 4 s renewed every 1.3 s: a loaded machine's late timers must not count as a dead poller.
+    const a = poller(queue, provider(status), wake, 4000);
+    const b = poller(queue, provider(status), wake, 4000);
     await until('every job read to its end', () => jobs.every((t) => woken.includes(t)));
     await Promise.all([a.stop(), b.stop()]);
 
