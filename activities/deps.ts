@@ -17,6 +17,12 @@ export interface ActivityDeps {
   publicUrl: string;
   /** Whether providers can reach `publicUrl` (PUBLIC_URL was set): only then are callbacks asked for. */
   providerCallbacks?: boolean;
+  /**
+   * How a polled provider's job is waited on: `shared`, by the worker's shared poller (the job is
+   * registered for it and the workflow waits for its signal, holding no activity slot); `activity`
+   * (absent), by one heartbeating waitForProvider activity per job.
+   */
+  providerPoller?: 'shared' | 'activity';
   /** Checks URLs we did not choose (callbacks, provider outputs and their redirects) at send time. */
   outbound: OutboundGuard;
   /** Random numbers for weighted routing (tests may fix it). */

@@ -7,9 +7,11 @@ import { listCandidates } from '../src/routing/candidates';
 import { loadChannelAccess, splitSettings, type GatewayChannelSettings } from '../src/routing/channel-access';
 import { createCircuitBreaker } from '../src/routing/circuit-breaker';
 import { pickWeighted } from '../src/routing/pick-channel';
-import { ProviderError, type ChannelAccess, type JobRef, type MediaProvider, type MediaRequest, type ProviderJob } from '../src/providers/types';
+import { ProviderError, type ChannelAccess, type JobRef, type MediaProvider, type MediaRequest, type ProviderErrorInfo, type ProviderJob } from '../src/providers/types';
 import { newId } from '../src/ids';
 import { providerCallbackUrl } from '../src/providers/callback-url';
+import { basePollInterval, MAX_POLL_ERRORS, nextPollInterval } from '../src/providers/job-poller/poll-policy';
+import { createPollStore } from '../src/providers/job-poller/poll-store';
 import type { CallbackWait, ChannelPick, FinishedJob, JobHandle, MediaKind, MediaTaskRequest } from '../workflows/types';
 import type { ActivityDeps } from './deps';
 import { withHeartbeat } from './heartbeat';
@@ -25,21 +27,21 @@ interface JobInput {
   request: MediaTaskRequest;
 }
 
-/** Consecutive failed status polls tolerated before the attempt is given up as an infrastructure failure. */
-const MAX_POLL_ERRORS = 5;
-/**
- * A job still running after a few polls is a long one: the interval grows by half at each poll up to
- * this (or the channel's own interval when longer). Short jobs are still seen at once, and 2,000 jobs of
- * a minute cost 2,000 polls a second instead of the 8,000 of the mock's 250 ms.
- */
-const LONG_JOB_POLL_MS = 1000;
 /** With callbacks on, the backstop poll's interval unless the channel sets `callbackBackstopPollMs`. */
 const CALLBACK_BACKSTOP_POLL_MS = 30_000;
+/**
+ * With the shared poller, the workflow's own backstop read unless the channel sets
+ * `callbackBackstopPollMs`: the poller reads the job every second or so, and another worker's poller
+ * takes over a dead one's jobs within its lease, so this read only matters if no poller of the queue
+ * works at all. Longer than a callback channel's, so a job of a minute or two costs no extra read.
+ */
+const POLLER_BACKSTOP_MS = 120_000;
 
 export function createProviderActivities(deps: ActivityDeps) {
   const random = deps.random ?? Math.random;
   const breaker = createCircuitBreaker(() => deps.orm.em.getKnex());
   const progress = createProgressWriter(deps);
+  const polls = createPollStore(() => deps.orm.em.getKnex());
 
   function toMediaRequest(input: JobInput): MediaRequest {
     return { kind: input.kind, model: input.upstreamModel, ...input.request };
@@ -120,7 +122,7 @@ export function createProviderActivities(deps: ActivityDeps) {
          where id = ? and status not in ('succeeded', 'failed', 'cancelled')`,
         [pick.id, input.taskId],
       );
-      const pollIntervalMs = splitSettings(pick.settings).gateway.pollIntervalMs ?? (pick.provider === 'mock' ? 250 : 2000);
+      const pollIntervalMs = basePollInterval(pick.provider, splitSettings(pick.settings).gateway);
       return { channelId: pick.id, provider: pick.provider, upstreamModel: pick.upstreamModel, pollIntervalMs };
     },
 
@@ -161,14 +163,24 @@ export function createProviderActivities(deps: ActivityDeps) {
         await jobEnded(input.channelId, result, gateway);
         return { job: handle, finished: result };
       }
-      return callbacks ? { job: handle, callbacks: { backstopMs: gateway.callbackBackstopPollMs ?? CALLBACK_BACKSTOP_POLL_MS } } : { job: handle };
+      if (callbacks) return { job: handle, callbacks: { backstopMs: gateway.callbackBackstopPollMs ?? CALLBACK_BACKSTOP_POLL_MS } };
+      if (deps.providerPoller !== 'shared') return { job: handle };
+      // The shared poller reads the job from now on and signals the workflow, which waits as for a
+      // callback: no activity holds a slot while the job runs.
+      const baseIntervalMs = basePollInterval(providerId, gateway);
+      await polls.register({
+        taskId: input.taskId, attempt: input.attempt, queue: Context.current().info.taskQueue, channelId: input.channelId,
+        job: handle, request: toMediaRequest(input), baseIntervalMs, intervalMs: nextPollInterval(baseIntervalMs, baseIntervalMs), firstReadInMs: baseIntervalMs,
+      });
+      return { job: handle, callbacks: { backstopMs: gateway.callbackBackstopPollMs ?? POLLER_BACKSTOP_MS } };
     },
 
     /**
      * Polls the provider until the job ends (less often as it runs long), heartbeating every round (so a
      * dead worker is replaced quickly and cancellation reaches us) and handing progress to the batched
      * progress writer. A few failed polls in a row are tolerated; more end the attempt as a retryable
-     * infrastructure failure.
+     * infrastructure failure. Used with PROVIDER_POLLER=activity, by workflows that waited this way before
+     * the shared poller, and to follow a job whose cancel the provider only acknowledged.
      */
     async waitForProvider(input: JobInput & { job: JobHandle; pollIntervalMs: number }): Promise<FinishedJob> {
       const context = Context.current();
@@ -179,7 +191,6 @@ export function createProviderActivities(deps: ActivityDeps) {
       let lastProgress: number | null = null;
       let pollErrors = 0;
       let interval = input.pollIntervalMs;
-      const longestInterval = Math.max(input.pollIntervalMs, LONG_JOB_POLL_MS);
       for (;;) {
         context.heartbeat({ jobId: input.job.jobId });
         const read = await readOnce(input, provider, access, gateway, ref, context.info.attempt, pollErrors);
@@ -190,22 +201,26 @@ export function createProviderActivities(deps: ActivityDeps) {
           progress.set(input.taskId, read.progress);
         }
         await context.sleep(interval);
-        interval = Math.min(longestInterval, Math.round(interval * 1.5));
+        interval = nextPollInterval(interval, input.pollIntervalMs);
       }
     },
 
     /**
-     * One read of the job's state, when a provider callback woke the workflow or the backstop poll came
-     * due (channels with callbacks on). The workflow carries the count of failed reads in a row; the same
-     * limit as waitForProvider's ends the attempt.
+     * One read of the job's state, when a provider callback or the shared poller woke the workflow, or
+     * the backstop read came due. The workflow carries the count of failed reads in a row, and the shared
+     * poller its own (it wakes the workflow for the read that would end the attempt): the same limit as
+     * waitForProvider's ends the attempt. A job that ended is no longer polled.
      */
     async readProviderJob(input: JobInput & { job: JobHandle; pollErrors: number }): Promise<{ finished?: FinishedJob; pollErrors: number }> {
       const em = deps.orm.em.fork();
       const { provider: providerId, access, gateway } = await loadChannelAccess(em, deps.box, input.channelId);
       const provider = deps.providers.get(providerId);
       const attempt = Context.current().info.attempt;
-      const read = await withHeartbeat(() => readOnce(input, provider, access, gateway, jobRef(input, input.job), attempt, input.pollErrors));
+      const poller = await polls.pollerView(input.taskId, input.job.jobId);
+      const pollErrors = Math.max(input.pollErrors, poller.pollErrors);
+      const read = await withHeartbeat(() => readOnce(input, provider, access, gateway, jobRef(input, input.job), attempt, pollErrors, poller.endingError));
       if (read.progress !== undefined) progress.set(input.taskId, read.progress);
+      await polls.afterWorkflowRead(input.taskId, input.job.jobId, { ended: read.finished !== undefined, pollErrors: read.pollErrors });
       return { ...(read.finished ? { finished: read.finished } : {}), pollErrors: read.pollErrors };
     },
 
@@ -228,6 +243,7 @@ export function createProviderActivities(deps: ActivityDeps) {
   /**
    * Asks the provider once: the job's end (classified, outputs staged), or its progress and the count of
    * failed reads in a row. A few failed reads are tolerated; more, or a final error, end the attempt.
+   * `seen` is a failed read the shared poller already made: it is classified instead of asking again.
    */
   async function readOnce(
     input: JobInput & { job: JobHandle },
@@ -237,8 +253,10 @@ export function createProviderActivities(deps: ActivityDeps) {
     ref: JobRef,
     activityAttempt: number,
     pollErrors: number,
+    seen?: ProviderErrorInfo,
   ): Promise<{ finished?: FinishedJob; progress?: number | null; pollErrors: number }> {
     try {
+      if (seen) throw new ProviderError(seen);
       const job = await provider.status(access, ref);
       if (isFinal(job.status)) {
         progress.drop(input.taskId);

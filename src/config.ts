@@ -84,6 +84,11 @@ const EnvSchema = z.object({
   DEFAULT_TASK_DEADLINE_SECONDS: z.coerce.number().int().positive().default(3600),
   /** How many channels a task may try before it fails. */
   MAX_CHANNEL_ATTEMPTS: z.coerce.number().int().min(1).default(3),
+  /**
+   * How a worker waits on jobs of providers it polls: `shared`, one poller per worker reads them all and
+   * signals the workflow (no activity slot held per job); `activity`, one heartbeating activity per job.
+   */
+  PROVIDER_POLLER: z.enum(['shared', 'activity']).default('shared'),
   /** How long (ms) a chat stream whose client left is still read for the upstream's usage chunk. */
   CHAT_STREAM_USAGE_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   /** Lifetime of a web console session token (the console exchanges a key or the admin token for one). */
@@ -170,7 +175,7 @@ export interface Config {
   runWorker: boolean;
   /** The API-only entry (src/api/main.ts): how many processes share the port. */
   cluster: { apiProcesses: number };
-  tasks: { defaultDeadlineSeconds: number; maxChannelAttempts: number; idempotencyKeyTtlMs: number };
+  tasks: { defaultDeadlineSeconds: number; maxChannelAttempts: number; idempotencyKeyTtlMs: number; providerPoller: 'shared' | 'activity' };
   /** Chat streams: how long one whose client left is read on for the upstream's usage (ms). */
   chat: { streamUsageWaitMs: number };
   /** The web console at /console. */
@@ -238,6 +243,7 @@ export function loadConfig(source: NodeJS.ProcessEnv): Config {
     tasks: {
       defaultDeadlineSeconds: env.DEFAULT_TASK_DEADLINE_SECONDS,
       maxChannelAttempts: env.MAX_CHANNEL_ATTEMPTS,
+      providerPoller: env.PROVIDER_POLLER,
       idempotencyKeyTtlMs: Math.round(env.IDEMPOTENCY_KEY_TTL_HOURS * 3600 * 1000),
     },
     chat: { streamUsageWaitMs: env.CHAT_STREAM_USAGE_WAIT_MS },

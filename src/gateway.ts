@@ -20,6 +20,7 @@ import { installProtocolErrorAnswers } from './http/protocol-errors';
 import { startCacheInvalidation, type CacheInvalidation } from './cache/invalidation';
 import { createSharedLimits } from './limits/shared-buckets';
 import { startMetricsServer } from './metrics/metrics-endpoint';
+import { startJobPoller, wakeByClient, type JobPoller } from './providers/job-poller/job-poller';
 
 /** A running gateway: the API server and, when asked, the worker in the same process. */
 export interface Gateway {
@@ -71,6 +72,7 @@ export async function startGateway(opts: {
   let worker: Worker | null = null;
   let workerRun: Promise<void> | null = null;
   let nativeConnection: NativeConnection | null = null;
+  let poller: JobPoller | null = null;
   if (opts.runWorker) {
     installRuntimeLogging(log);
     nativeConnection = await NativeConnection.connect({ address: opts.temporalAddress });
@@ -83,8 +85,12 @@ export async function startGateway(opts: {
         orm, providers, store, box, log: log.child({ component: 'worker' }),
         publicUrl: config.http.publicUrl, providerCallbacks: config.http.publicUrlGiven, outbound, metrics,
         maxAssetBytes: config.assets.maxBytes, assetDownloadTimeoutMs: config.assets.downloadTimeoutMs,
+        providerPoller: config.tasks.providerPoller,
       },
     });
+    if (config.tasks.providerPoller === 'shared') {
+      poller = startJobPoller({ orm, providers, box, log: log.child({ component: 'job-poller' }), queue: config.temporal.taskQueue, wake: wakeByClient(temporal) });
+    }
     const running = worker;
     metrics.observeWorker(() => running.getStatus());
     workerRun = worker.run();
@@ -156,6 +162,7 @@ export async function startGateway(opts: {
         await invalidation.close();
         await metricsServer?.close();
         metrics.close();
+        await poller?.stop();
         if (worker && workerRun) {
           // Only ours: the SDK's own signal handling is off (installRuntimeLogging), so nothing else
           // starts the shutdown; the state check keeps a second stop() from throwing anyway.
