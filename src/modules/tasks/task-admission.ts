@@ -2,7 +2,7 @@ import type { Knex } from '@mikro-orm/postgresql';
 import type { Client } from '@temporalio/client';
 import type { PendingStart } from '../../billing/task-reservation';
 import { startMediaTask } from '../../temporal/media-tasks';
-import type { MediaKind, MediaTaskInput, MediaTaskRequest } from '../../../workflows/types';
+import type { MediaKind, MediaTaskInput, MediaTaskRequest, TaskFailure } from '../../../workflows/types';
 
 /**
  * Starting the workflow of a task the API reserved itself (row and hold committed, `pending_start` set),
@@ -25,10 +25,12 @@ export interface UnstartedTask {
   credits_reserved: string | number;
   created_at: Date | string;
   pending_start: PendingStart;
+  /** false once the task's model was removed. */
+  model_exists: boolean;
 }
 
 export const UNSTARTED_COLUMNS = `id, account_id, api_key_id, kind, model, status, request, request_hash, idempotency_key, callback_url,
-  credits_reserved, created_at, pending_start`;
+  credits_reserved, created_at, pending_start, exists (select 1 from models m where m.id = tasks.model) as model_exists`;
 
 /** What the start of a reserved task stores for a later start (the row holds the rest). */
 export function pendingStartOf(input: MediaTaskInput, taskQueue: string): PendingStart {
@@ -60,6 +62,18 @@ export function inputOfUnstarted(row: UnstartedTask): MediaTaskInput {
 export async function loadUnstarted(knex: Knex, taskId: string): Promise<UnstartedTask | null> {
   const rows = await knex.raw(`select ${UNSTARTED_COLUMNS} from tasks where id = ? and pending_start is not null`, [taskId]);
   return (rows.rows[0] as UnstartedTask | undefined) ?? null;
+}
+
+/** Why the task can't be started any more, as the error its consumer will read; null if it can. */
+export function unstartable(row: UnstartedTask): TaskFailure | null {
+  if (!row.model_exists) {
+    return { type: 'gateway_error', code: 'model_not_found', message: `The model ${row.model} was removed before the task could start; every credit was given back` };
+  }
+  const deadline = new Date(row.created_at).getTime() + row.pending_start.deadlineSeconds * 1000;
+  if (Date.now() > deadline) {
+    return { type: 'gateway_error', code: 'not_started', message: 'The task could not be started within its deadline; every credit was given back' };
+  }
+  return null;
 }
 
 /** Starts (or joins) the reserved task's workflow, then records that it exists. */

@@ -12,7 +12,7 @@ import type { SecretBox } from '../../security/secrets';
 import { cancelMediaTask } from '../../temporal/media-tasks';
 import { reserveTask } from '../../billing/task-reservation';
 import type { Logger } from '../../log';
-import { inputOfUnstarted, loadUnstarted, pendingStartOf, startReserved } from './task-admission';
+import { inputOfUnstarted, loadUnstarted, pendingStartOf, startReserved, unstartable } from './task-admission';
 import type { MediaKind, MediaTaskInput, MediaTaskRequest } from '../../../workflows/types';
 import { KNOWN_FIELDS, type CreateMediaTaskBody, type ListTasksQuery } from './tasks.schemas';
 
@@ -187,9 +187,9 @@ export function createTasksService(deps: TasksServiceDeps) {
    * happens here, so a failed start (Temporal away past the client's retries) still answers with the
    * task: the sweeper starts it once Temporal is back, and a retried POST with the key tries at once.
    */
-  async function startOrLeaveToSweeper(input: MediaTaskInput): Promise<void> {
+  async function startOrLeaveToSweeper(input: MediaTaskInput, taskQueue = deps.taskQueue): Promise<void> {
     try {
-      await startReserved({ temporal: deps.temporal, knex: deps.knex() }, deps.taskQueue, input);
+      await startReserved({ temporal: deps.temporal, knex: deps.knex() }, taskQueue, input);
     } catch (error) {
       deps.log.warn({ err: error, taskId: input.taskId }, 'the workflow of a reserved task did not start; the sweeper will start it');
     }
@@ -197,13 +197,14 @@ export function createTasksService(deps: TasksServiceDeps) {
 
   /**
    * A retried POST of a task that exists: the first answer again (replay), after starting its workflow if
-   * the POST that reserved it died before doing so.
+   * the POST that reserved it died before doing so (on the task queue it meant). One that can't start any
+   * more (model removed, deadline passed) is the sweeper's to refund.
    */
   async function resume(task: TaskIdentity & { pendingStart?: unknown; status?: string }, requestHash: string): Promise<CreatedTask> {
     const answer = replay(task, requestHash);
     if (task.pendingStart && task.status === 'pending') {
       const unstarted = await loadUnstarted(deps.knex(), task.id);
-      if (unstarted) await startOrLeaveToSweeper(inputOfUnstarted(unstarted));
+      if (unstarted && !unstartable(unstarted)) await startOrLeaveToSweeper(inputOfUnstarted(unstarted), unstarted.pending_start.taskQueue);
     }
     return answer;
   }

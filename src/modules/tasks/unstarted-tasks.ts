@@ -5,8 +5,7 @@ import type { ActivityDeps } from '../../../activities/deps';
 import type { Orm } from '../../db/orm';
 import type { Logger } from '../../log';
 import type { Metrics } from '../../metrics/metrics';
-import type { TaskFailure } from '../../../workflows/types';
-import { inputOfUnstarted, markStarted, startReserved, UNSTARTED_COLUMNS, type UnstartedTask } from './task-admission';
+import { inputOfUnstarted, markStarted, startReserved, UNSTARTED_COLUMNS, unstartable, type UnstartedTask } from './task-admission';
 
 /**
  * How old a reservation must be before the sweeper takes it over. The POST starts the workflow a few
@@ -51,14 +50,13 @@ export async function sweepUnstartedTasks(
     if (!lock.rows[0].locked) return;
     outcome.swept = true;
     const found = await trx.raw(
-      `select ${UNSTARTED_COLUMNS}, exists (select 1 from models m where m.id = tasks.model) as model_exists
-       from tasks where pending_start is not null and created_at < now() - (? * interval '1 millisecond')
+      `select ${UNSTARTED_COLUMNS} from tasks where pending_start is not null and created_at < now() - (? * interval '1 millisecond')
        order by created_at limit ${BATCH}`,
       [opts.olderThanMs ?? UNSTARTED_GRACE_MS],
     );
     // Each row is settled outside the lock's transaction (autocommit), so no row lock is held across a
     // Temporal call, and a workflow that just started can write its task row at once.
-    for (const row of found.rows as (UnstartedTask & { model_exists: boolean })[]) {
+    for (const row of found.rows as UnstartedTask[]) {
       try {
         if (row.status !== 'pending') {
           // Its workflow moved it on (or an operator ended it): it started, whatever the POST knew.
@@ -90,18 +88,6 @@ export async function sweepUnstartedTasks(
     }
   });
   return outcome;
-}
-
-/** Why the task can't be started any more, as the error its consumer will read; null if it can. */
-function unstartable(row: UnstartedTask & { model_exists: boolean }): TaskFailure | null {
-  if (!row.model_exists) {
-    return { type: 'gateway_error', code: 'model_not_found', message: `The model ${row.model} was removed before the task could start; every credit was given back` };
-  }
-  const deadline = new Date(row.created_at).getTime() + row.pending_start.deadlineSeconds * 1000;
-  if (Date.now() > deadline) {
-    return { type: 'gateway_error', code: 'not_started', message: 'The task could not be started within its deadline; every credit was given back' };
-  }
-  return null;
 }
 
 async function workflowExists(temporal: Client, workflowId: string): Promise<boolean> {
