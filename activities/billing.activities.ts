@@ -1,6 +1,7 @@
-import { BudgetExceededError, closeHoldInTransaction, holdInTransaction, InsufficientCreditsError } from '../src/billing/ledger';
+import { closeHoldInTransaction } from '../src/billing/ledger';
 import { pricingFor } from '../src/billing/media-quote';
 import { priceMedia } from '../src/billing/pricing';
+import { reserveTask } from '../src/billing/task-reservation';
 import { Model, Task } from '../src/db/entities';
 import type { Admission, MediaTaskInput, TaskFailure } from '../workflows/types';
 import type { ActivityDeps } from './deps';
@@ -12,31 +13,12 @@ export function createBillingActivities(deps: ActivityDeps) {
 
   return {
     /**
-     * Creates the task row and holds its price in one transaction. Idempotent: a second call for the same
-     * task finds the row and changes nothing. An empty wallet creates nothing.
+     * Creates the task row and holds its price (src/billing/task-reservation.ts). Runs only in workflows
+     * whose API did not reserve before starting them (started by an API from before that change).
      */
     async reserveCredits(input: MediaTaskInput): Promise<Admission> {
-      try {
-        await knex().transaction(async (trx) => {
-          const inserted = await trx.raw(
-            `insert into tasks (id, account_id, api_key_id, kind, model, status, progress, request, request_hash,
-               idempotency_key, callback_url, credits_reserved, created_at, updated_at)
-             values (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?, now())
-             on conflict (id) do nothing returning id`,
-            [
-              input.taskId, input.accountId, input.apiKeyId, input.kind, input.model, JSON.stringify(input.request),
-              input.requestHash, input.idempotencyKey, input.callbackUrl, input.price, input.acceptedAt,
-            ],
-          );
-          if (inserted.rows.length === 0) return;
-          await holdInTransaction(trx, { ref: input.taskId, accountId: input.accountId, apiKeyId: input.apiKeyId, amount: input.price });
-        });
-        return { admitted: true, taskId: input.taskId };
-      } catch (error) {
-        if (error instanceof InsufficientCreditsError) return { admitted: false, taskId: input.taskId, reason: 'insufficient_credits' };
-        if (error instanceof BudgetExceededError) return { admitted: false, taskId: input.taskId, reason: 'budget_exceeded' };
-        throw error;
-      }
+      const reservation = await reserveTask(knex(), input, null);
+      return reservation.admitted ? { admitted: true, taskId: input.taskId } : { admitted: false, taskId: input.taskId, reason: reservation.reason };
     },
 
     /**

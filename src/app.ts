@@ -120,6 +120,8 @@ export function createApp(deps: AppDeps): Koa {
   const tasks = createTasksService({
     watcher: createTaskWatcher(deps.orm),
     temporal: deps.temporal,
+    knex: () => deps.orm.em.getKnex(),
+    log: deps.log.child({ component: 'tasks' }),
     taskQueue: deps.config.temporal.taskQueue,
     outbound: deps.outbound,
     ...links,

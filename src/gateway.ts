@@ -15,6 +15,7 @@ import { createAssetStore } from './storage/create-asset-store';
 import { createMediaWorker, installRuntimeLogging } from '../workers/media-worker';
 import { createMetrics, type Metrics } from './metrics/metrics';
 import { releaseStaleRequestHolds } from './billing/stale-holds';
+import { sweepUnstartedTasks, UNSTARTED_SWEEP_INTERVAL_MS } from './modules/tasks/unstarted-tasks';
 import { createCreditLeases, type CreditLeases } from './billing/credit-lease';
 import { installProtocolErrorAnswers } from './http/protocol-errors';
 import { startCacheInvalidation, type CacheInvalidation } from './cache/invalidation';
@@ -141,6 +142,17 @@ export async function startGateway(opts: {
       .catch((error) => log.warn({ err: error }, 'stale hold sweep failed'));
   }, 5 * 60 * 1000);
   sweeper.unref();
+  // Crash recovery for task admission: a task whose API reserved it and died before starting its workflow
+  // is started (or refunded) here. In the API rather than the worker: it repairs what an API left half
+  // done, it needs only the database and a Temporal client (no worker slot), and a deployment always runs
+  // an API, while workers may be scaled to none for a while; the advisory lock keeps replicas apart.
+  let unstartedSweep: Promise<void> | null = null;
+  const unstartedSweeper = setInterval(() => {
+    unstartedSweep ??= sweepUnstartedTasks({ orm, temporal, metrics, log: log.child({ component: 'unstarted-tasks' }) })
+      .then(() => undefined, (error) => log.warn({ err: error }, 'unstarted task sweep failed'))
+      .finally(() => (unstartedSweep = null));
+  }, UNSTARTED_SWEEP_INTERVAL_MS);
+  unstartedSweeper.unref();
 
   let stopping: Promise<void> | null = null;
   return {
@@ -150,6 +162,8 @@ export async function startGateway(opts: {
     stop() {
       stopping ??= (async () => {
         clearInterval(sweeper);
+        clearInterval(unstartedSweeper);
+        await unstartedSweep;
         // Stop taking requests and let in-flight ones finish, then hand activities back, then close.
         draining = true;
         await new Promise<void>((resolve) => {

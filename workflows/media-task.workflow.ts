@@ -113,7 +113,9 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
   // with the queued ones (the patch marker tells them apart).
   const { pickChannel, settleCredits, refundCredits } = patched(LOCAL_BOOKKEEPING_PATCH) ? localSteps : queuedSteps;
 
-  admission = await reserveCredits(input);
+  // A run whose API created the task row and hold before starting it has nothing to reserve (the patch marks
+  // those runs); older runs, and runs started by an older API, reserve here and answer the admitTask update.
+  admission = input.admittedByApi && patched('admitted-by-api') ? { admitted: true, taskId: input.taskId } : await reserveCredits(input);
   if (!admission.admitted) {
     status = 'rejected';
     setStatus('rejected');

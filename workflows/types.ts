@@ -51,6 +51,11 @@ export interface MediaTaskInput {
   maxChannelAttempts: number;
   /** ISO time the API accepted the request. */
   acceptedAt: string;
+  /**
+   * The API created the task row and held the price before starting the workflow, so the workflow's first
+   * step has nothing to reserve. Absent in runs started by an API from before that (they reserve).
+   */
+  admittedByApi?: boolean;
 }
 
 /** The answer of the admission update: did the reservation succeed? */

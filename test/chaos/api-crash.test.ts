@@ -44,7 +44,7 @@ describe('chaos: API crash between admission and response', () => {
     const body = (key: string) => ({ model, prompt: `api crash ${key}` });
     const keys: string[] = [];
     const firstAnswers = new Map<string, Outcome>();
-    const kills: { round: number; atMs: number; admittedUnansweredAtKill: number; answeredBeforeKill: number }[] = [];
+    const kills: { round: number; atMs: number; admittedUnansweredAtKill: number; answeredBeforeKill: number; unstartedAtKill: number }[] = [];
 
     let round = 0;
     while (kills.length < KILLS && round < KILLS + SPARE_ROUNDS) {
@@ -68,7 +68,9 @@ describe('chaos: API crash between admission and response', () => {
             killed = true;
             const answeredBeforeKill = answeredIds.size;
             await apiNow.kill();
-            kills.push({ round, atMs: Date.now() - started, admittedUnansweredAtKill: pending.length, answeredBeforeKill });
+            // Reserved but with no workflow started yet: the retry or the sweeper must start them.
+            const unstarted = await query<{ id: string }>('select id from tasks where account_id = ? and pending_start is not null', [customer.accountId]);
+            kills.push({ round, atMs: Date.now() - started, admittedUnansweredAtKill: pending.length, answeredBeforeKill, unstartedAtKill: unstarted.length });
             return;
           }
           await sleep(2);

@@ -25,6 +25,8 @@ const HISTORIES = [
   'main-2fd22b0-mock-cancelled.history.json',
   'main-2fd22b0-fal-polling-success.history.json',
   'main-2fd22b0-mock-failover.history.json',
+  // Recorded after the API began to reserve itself (input admittedByApi, patch 'admitted-by-api').
+  'admitted-by-api-mock-instant-callback.history.json',
 ];
 const record = process.env.RECORD_WORKFLOW_HISTORY === '1';
 
@@ -118,6 +120,11 @@ describe('replay of histories recorded before provider callbacks', () => {
       const { model } = await createMockModel(gw, { category: 'video', pricing: { per_second: 3 }, settings: { durationMs: 300, failRate: 1 } });
       await gw.admin('POST', '/admin/channels', { name: `second mock for ${model}`, provider: 'mock', models: [model], priority: -1, settings: { durationMs: 200 } });
       await runAndSave(model, HISTORIES[6]);
+    });
+
+    it('records a mock task the API reserved itself, finishing at submit, with a consumer callback', async () => {
+      const { model } = await createMockModel(gw, { category: 'video', pricing: { per_second: 3 }, settings: { durationMs: 0 } });
+      await runAndSave(model, HISTORIES[7], { body: { callback_url: receiver.url('/replay-admitted') } });
     });
   }
 

@@ -43,5 +43,7 @@ export const Task = defineEntity({
     createdAt: p.datetime(),
     updatedAt: p.datetime(),
     completedAt: p.datetime().nullable(),
+    /** What starting its workflow needs, until the workflow is known to exist (src/billing/task-reservation.ts). */
+    pendingStart: p.json<Record<string, unknown>>().nullable(),
   }),
 });

@@ -5,6 +5,7 @@ import { Migration20261205010000MediaPriceUnits } from './Migration2026120501000
 import { Migration20261205020000TokenDebt } from './Migration20261205020000TokenDebt';
 import { Migration20261205040000SharedLimits } from './Migration20261205040000SharedLimits';
 import { Migration20261205050000ConsoleUpstreamCost } from './Migration20261205050000ConsoleUpstreamCost';
+import { Migration20261205061300TaskPendingStart } from './Migration20261205061300TaskPendingStart';
 import { Migration20261205070000ProviderJobPolls } from './Migration20261205070000ProviderJobPolls';
 
 /** Migrations in order. Listed explicitly so they run the same from tsx, ts-jest and a build. */
@@ -16,5 +17,6 @@ export const migrationsList = [
   { name: 'Migration20261205020000TokenDebt', class: Migration20261205020000TokenDebt },
   { name: 'Migration20261205040000SharedLimits', class: Migration20261205040000SharedLimits },
   { name: 'Migration20261205050000ConsoleUpstreamCost', class: Migration20261205050000ConsoleUpstreamCost },
+  { name: 'Migration20261205061300TaskPendingStart', class: Migration20261205061300TaskPendingStart },
   { name: 'Migration20261205070000ProviderJobPolls', class: Migration20261205070000ProviderJobPolls },
 ];

@@ -31,7 +31,9 @@ const SCAN_LIMIT = 500;
  */
 export async function repairTasks(deps: { orm: Orm; temporal: Client; metrics?: Metrics }, opts: { taskId?: string; dryRun: boolean; minAgeSeconds?: number }): Promise<RepairedTask[]> {
   const knex = deps.orm.em.getKnex() as Knex;
-  const query = knex('tasks').select('id').whereRaw(`status not in ${FINAL}`)
+  // A task still waiting for its workflow's start is the unstarted-task sweeper's: it starts it, or refunds
+  // it once it can't start; refunding it here could race that start.
+  const query = knex('tasks').select('id').whereRaw(`status not in ${FINAL}`).whereNull('pending_start')
     .andWhere('created_at', '<', knex.raw(`now() - make_interval(secs => ?)`, [opts.minAgeSeconds ?? 60]))
     .orderBy('created_at').limit(SCAN_LIMIT);
   if (opts.taskId) query.andWhere('id', opts.taskId);

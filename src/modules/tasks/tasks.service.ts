@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { EntityManager } from '@mikro-orm/postgresql';
+import type { EntityManager, Knex } from '@mikro-orm/postgresql';
 import type { Client } from '@temporalio/client';
 import { Asset, Model, Task } from '../../db/entities';
 import { quoteMedia, type QuoteProblem } from '../../billing/media-quote';
@@ -9,7 +9,10 @@ import { assertModelAllowed, type ConsumerAuth } from '../../http/auth';
 import { newId, taskIdForIdempotencyKey } from '../../ids';
 import type { OutboundGuard } from '../../net/outbound-guard';
 import type { SecretBox } from '../../security/secrets';
-import { admitMediaTask, cancelMediaTask } from '../../temporal/media-tasks';
+import { cancelMediaTask } from '../../temporal/media-tasks';
+import { reserveTask } from '../../billing/task-reservation';
+import type { Logger } from '../../log';
+import { inputOfUnstarted, loadUnstarted, pendingStartOf, startReserved, unstartable } from './task-admission';
 import type { MediaKind, MediaTaskInput, MediaTaskRequest } from '../../../workflows/types';
 import { KNOWN_FIELDS, type CreateMediaTaskBody, type ListTasksQuery } from './tasks.schemas';
 
@@ -20,6 +23,9 @@ import type { TaskWatcher } from './task-watcher';
 export interface TasksServiceDeps {
   watcher: TaskWatcher;
   temporal: Client;
+  /** For the reservation and the start bookkeeping (outside the request's entity manager). */
+  knex: () => Knex;
+  log: Logger;
   taskQueue: string;
   outbound: OutboundGuard;
   box: SecretBox;
@@ -43,8 +49,10 @@ export interface CreatedTask {
 export function createTasksService(deps: TasksServiceDeps) {
   return {
     /**
-     * Validates, prices and admits a media task. The reservation happens inside the workflow's first
-     * step; the POST waits for it, so an empty wallet answers 402 and leaves no task behind.
+     * Validates, prices and admits a media task: the task row and its hold in one transaction (an empty
+     * wallet or a spent budget answers 402 and leaves nothing behind), then the start of its workflow.
+     * The row keeps what a start needs until the workflow exists, so a retried POST or the sweeper
+     * (unstarted-tasks.ts) starts it if this process dies between the commit and the start.
      */
     async create(em: EntityManager, auth: ConsumerAuth, kind: MediaKind, body: CreateMediaTaskBody, idempotencyKey: string | undefined): Promise<CreatedTask> {
       const model = await em.findOne(Model, { id: body.model });
@@ -63,7 +71,7 @@ export function createTasksService(deps: TasksServiceDeps) {
       let taskId = newId('task');
       if (idempotencyKey) {
         const slot = await idempotencySlot(em, auth.accountId, idempotencyKey);
-        if (slot.live) return replay(slot.live, requestHash);
+        if (slot.live) return resume(slot.live, requestHash);
         taskId = slot.taskId;
       }
 
@@ -73,14 +81,16 @@ export function createTasksService(deps: TasksServiceDeps) {
         deadlineSeconds: model.deadlineSeconds ?? deps.defaultDeadlineSeconds,
         maxChannelAttempts: deps.maxChannelAttempts,
         acceptedAt: new Date().toISOString(),
+        admittedByApi: true,
       };
-      const admission = await admitMediaTask(deps.temporal, deps.taskQueue, input);
-      if (!admission.admitted) throw admission.reason === 'budget_exceeded' ? errors.budgetExceeded() : errors.insufficientCredits();
-      if (idempotencyKey) {
-        // A concurrent twin may have created the row with another body first.
-        const stored = await em.fork().findOne(Task, { id: taskId });
-        if (stored) return replay(stored, requestHash);
+      const reservation = await reserveTask(deps.knex(), input, pendingStartOf(input, deps.taskQueue));
+      if (!reservation.admitted) throw reservation.reason === 'budget_exceeded' ? errors.budgetExceeded() : errors.insufficientCredits();
+      if (!reservation.created) {
+        // A concurrent twin (same Idempotency-Key) created the row first, maybe with another body.
+        const stored = await em.fork().findOneOrFail(Task, { id: taskId });
+        return resume(stored, requestHash);
       }
+      await startOrLeaveToSweeper(input);
       return { id: taskId, task_id: taskId, object: `gateway.${kind}.task`, status: 'pending', model: model.id, created_at: Math.floor(Date.parse(input.acceptedAt) / 1000) };
     },
 
@@ -170,6 +180,33 @@ export function createTasksService(deps: TasksServiceDeps) {
         if (Date.now() - task.createdAt.getTime() < deps.idempotencyKeyTtlMs) return { live: task, taskId: task.id };
       }
     }
+  }
+
+  /**
+   * Starts the workflow of a task just reserved. The task exists and its credits are held whatever
+   * happens here, so a failed start (Temporal away past the client's retries) still answers with the
+   * task: the sweeper starts it once Temporal is back, and a retried POST with the key tries at once.
+   */
+  async function startOrLeaveToSweeper(input: MediaTaskInput, taskQueue = deps.taskQueue): Promise<void> {
+    try {
+      await startReserved({ temporal: deps.temporal, knex: deps.knex() }, taskQueue, input);
+    } catch (error) {
+      deps.log.warn({ err: error, taskId: input.taskId }, 'the workflow of a reserved task did not start; the sweeper will start it');
+    }
+  }
+
+  /**
+   * A retried POST of a task that exists: the first answer again (replay), after starting its workflow if
+   * the POST that reserved it died before doing so (on the task queue it meant). One that can't start any
+   * more (model removed, deadline passed) is the sweeper's to refund.
+   */
+  async function resume(task: TaskIdentity & { pendingStart?: unknown; status?: string }, requestHash: string): Promise<CreatedTask> {
+    const answer = replay(task, requestHash);
+    if (task.pendingStart && task.status === 'pending') {
+      const unstarted = await loadUnstarted(deps.knex(), task.id);
+      if (unstarted && !unstartable(unstarted)) await startOrLeaveToSweeper(inputOfUnstarted(unstarted), unstarted.pending_start.taskQueue);
+    }
+    return answer;
   }
 
   /**
