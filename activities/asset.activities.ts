@@ -51,7 +51,7 @@ export function createAssetActivities(deps: ActivityDeps) {
       const provider = deps.providers.get(providerId);
       const assetIds: string[] = [];
       for (const [position, output] of input.outputs.entries()) {
-        Context.current().heartbeat({ position });
+        if (!Context.current().info.isLocal) Context.current().heartbeat({ position });
         const existing = await conn.execute<{ id: string }[]>(`select id from assets where task_id = ? and position = ?`, [input.taskId, position]);
         if (existing[0]) {
           assetIds.push(existing[0].id);
@@ -107,7 +107,9 @@ export function createAssetActivities(deps: ActivityDeps) {
         const inline = request ? undefined : decodeDataUri(url, maxBytes);
         if (inline) return Readable.from([inline]);
         const response = await client.request(url, {
-          timeoutMs: Math.min(timeoutMs, request?.timeoutMs ?? timeoutMs),
+          // Never past the attempt's own timeout: the workflow's short first try must stop downloading
+          // before the queued persistAssets that follows it starts writing the same asset.
+          timeoutMs: Math.min(timeoutMs, request?.timeoutMs ?? timeoutMs, Context.current().info.startToCloseTimeoutMs || timeoutMs),
           maxRedirects: MAX_REDIRECTS,
           // An adapter's request on its channel's origin (the operator's choice) skips the guard on that first
           // hop; one elsewhere (a fresh pre-signed link the provider gave) is checked like any output URL.

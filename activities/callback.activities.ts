@@ -7,6 +7,8 @@ import type { ActivityDeps } from './deps';
 
 /** Time a receiver gets to answer one delivery. */
 const DELIVERY_TIMEOUT_MS = 15_000;
+/** Kept free at the end of an attempt to record the delivery before the activity's own timeout. */
+const RECORD_MARGIN_MS = 1_000;
 
 export function createCallbackActivities(deps: ActivityDeps) {
   return {
@@ -42,7 +44,9 @@ export function createCallbackActivities(deps: ActivityDeps) {
           task.callbackUrl,
           payload,
           { 'content-type': 'application/json', 'user-agent': 'media-gateway-webhooks/1', ...headers },
-          { guard: deps.outbound, timeoutMs: DELIVERY_TIMEOUT_MS },
+          // The workflow's first try (a short local activity) gives up on a slow receiver before its own
+          // timeout, so the queued retry that follows is never raced by this attempt still sending.
+          { guard: deps.outbound, timeoutMs: Math.min(DELIVERY_TIMEOUT_MS, (Context.current().info.startToCloseTimeoutMs || Infinity) - RECORD_MARGIN_MS) },
         );
         status = response.status;
         if (status < 200 || status >= 300) problem = `receiver answered HTTP ${status}`;
@@ -51,7 +55,8 @@ export function createCallbackActivities(deps: ActivityDeps) {
       }
       await record(messageId, task.id, task.callbackUrl, eventType, status, problem);
       if (problem) {
-        deps.log.warn({ taskId: task.id, attempt: Context.current().info.attempt, status }, 'callback delivery failed');
+        const { attempt, isLocal } = Context.current().info;
+        deps.log.warn({ taskId: task.id, attempt, firstTry: isLocal, status }, 'callback delivery failed');
         throw ApplicationFailure.retryable(`Callback delivery failed: ${problem}`, 'CallbackDeliveryFailed');
       }
       return { delivered: true, status: status ?? undefined };

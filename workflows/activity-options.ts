@@ -67,6 +67,22 @@ export const providerRead: ActivityOptions = {
 };
 
 /**
+ * First tries, inside the workflow task, of steps that have a queued activity to fall back on: one attempt,
+ * no round trip through the task queue (three history events and a workflow task each). If the attempt
+ * fails or runs out of time, the workflow hands the step to the queued activity and its retry policy, so
+ * only that attempt is lost. The asset copy gets long enough for images and short clips on a fast link;
+ * the consumer callback as long as a healthy receiver needs to answer (sendCallback waits a second less).
+ */
+export const firstTryAssets: LocalActivityOptions = {
+  startToCloseTimeout: '10 seconds',
+  retry: { maximumAttempts: 1 },
+};
+export const firstTryCallback: LocalActivityOptions = {
+  startToCloseTimeout: '5 seconds',
+  retry: { maximumAttempts: 1 },
+};
+
+/**
  * Callbacks: first retry within a minute, then growing gaps for a day, as receivers expect of Stripe-like
  * webhooks. A dead receiver only delays the workflow's close; the task's outcome is already final.
  */

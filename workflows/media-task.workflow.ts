@@ -12,14 +12,21 @@
  *                        providerUpdate signal comes (the callback route sends it) or the slow backstop
  *                        poll comes due
  *    a retryable failure (at submit or in flight) goes back to 2 with the next channel
- * 5. persistAssets       copies outputs into our store before the provider's URLs expire
+ * 5. persistAssets       copies outputs into our store before the provider's URLs expire; tried first as a
+ *                        local activity (one short attempt), then queued with heartbeats and retries
  * 6. settleCredits       local activity; charges what was delivered (never above the quote), releases the
  *                        rest (non-cancellable)
  *    refundCredits       local activity; on failure, cancellation or deadline: releases everything
  *                        (non-cancellable). A cancel the provider only acknowledges (or can't honour) is
  *                        followed to the job's end first: a job that completes anyway is settled as
  *                        delivered, its outputs kept, because the provider bills us for it.
- * 7. sendCallback        Standard Webhooks POST with its own long retry policy; never changes the outcome
+ * 7. sendCallback        Standard Webhooks POST; one local try first, then queued with its own long retry
+ *                        policy (same webhook-id throughout); never changes the outcome
+ *
+ * The model's deadline cancels steps 2-5. Its timer starts only when the task has to wait (a provider job
+ * still running after submit, a backoff, a queued asset copy): a job that finishes at submit is checked
+ * against the deadline without one. An instant task is then two workflow tasks: admission through submit,
+ * and the rest once the submit returns (LEAN_HISTORY_PATCH; older workflows replay as they ran).
  */
 import {
   ActivityFailure,
@@ -40,7 +47,17 @@ import {
 import type { MediaActivities } from '../activities';
 import { SearchAttributes } from '../src/temporal/search-attributes';
 import { admitTaskUpdate, getTaskQuery, providerUpdateSignal } from './messages';
-import { bookkeeping, callbacks, localBookkeeping, providerCalls, providerRead, providerWait, reservation } from './activity-options';
+import {
+  bookkeeping,
+  callbacks,
+  firstTryAssets,
+  firstTryCallback,
+  localBookkeeping,
+  providerCalls,
+  providerRead,
+  providerWait,
+  reservation,
+} from './activity-options';
 import type {
   Admission,
   AttemptFailure,
@@ -61,6 +78,11 @@ const { submitToProvider } = proxyActivities<MediaActivities>(providerCalls);
 const { waitForProvider } = proxyActivities<MediaActivities>(providerWait);
 const { readProviderJob } = proxyActivities<MediaActivities>(providerRead);
 const { sendCallback } = proxyActivities<MediaActivities>(callbacks);
+/** First tries inside the workflow task; see firstTryAssets in activity-options. */
+const firstTry = {
+  persistAssets: proxyLocalActivities<MediaActivities>(firstTryAssets).persistAssets,
+  sendCallback: proxyLocalActivities<MediaActivities>(firstTryCallback).sendCallback,
+};
 
 /** Marks workflows whose channel picks and settlement run as local activities. */
 const LOCAL_BOOKKEEPING_PATCH = 'local-bookkeeping';
@@ -73,6 +95,14 @@ const CANCEL_FOLLOWS_JOB_PATCH = 'cancel-follows-job';
  * polling activity, on channels whose provider was asked to call back.
  */
 const PROVIDER_CALLBACKS_PATCH = 'provider-callbacks';
+
+/**
+ * Marks workflows with the lean history: the deadline timer started only when the task has to wait, the
+ * channel and status upserted together and only when they change what an operator can see, and the asset
+ * copy and consumer callback tried first as local activities (queued, with their retries, if that fails).
+ * It implies LOCAL_BOOKKEEPING_PATCH, whose marker these workflows no longer record.
+ */
+const LEAN_HISTORY_PATCH = 'lean-history';
 
 /** How long a cancelled task follows a job the provider did not stop, before refunding anyway. */
 const FOLLOW_AFTER_CANCEL_MS = 30 * 60 * 1000;
@@ -96,6 +126,9 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
   let status: TaskStatus | 'rejected' = 'pending';
   let currentChannel: string | null = null;
   let attempts = 0;
+  /** The channels tried so far, and how many of them the Channel search attribute shows. */
+  const tried: string[] = [];
+  let channelsShown = 0;
 
   // Handlers first, before any await, so the update that came with the start is never missed.
   setHandler(admitTaskUpdate, async () => {
@@ -110,8 +143,9 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
   });
 
   // Workflows started before pickChannel, settleCredits and refundCredits became local activities replay
-  // with the queued ones (the patch marker tells them apart).
-  const { pickChannel, settleCredits, refundCredits } = patched(LOCAL_BOOKKEEPING_PATCH) ? localSteps : queuedSteps;
+  // with the queued ones (the patch markers tell them apart); one marker per workflow, the newest.
+  const lean = patched(LEAN_HISTORY_PATCH);
+  const { pickChannel, settleCredits, refundCredits } = lean || patched(LOCAL_BOOKKEEPING_PATCH) ? localSteps : queuedSteps;
 
   // A run whose API created the task row and hold before starting it has nothing to reserve (the patch marks
   // those runs); older runs, and runs started by an older API, reserve here and answer the admitTask update.
@@ -124,13 +158,22 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
 
   function setStatus(next: TaskStatus | 'rejected'): void {
     status = next;
-    upsertSearchAttributes([{ key: SearchAttributes.TaskStatus, value: next }]);
+    const channels = [...new Set(tried)];
+    if (!lean || channels.length === channelsShown) {
+      upsertSearchAttributes([{ key: SearchAttributes.TaskStatus, value: next }]);
+      return;
+    }
+    channelsShown = channels.length;
+    upsertSearchAttributes([
+      { key: SearchAttributes.TaskStatus, value: next },
+      { key: SearchAttributes.Channel, value: channels },
+    ]);
   }
 
-  const deadlineMs = input.deadlineSeconds * 1000;
+  const deadline = new Deadline(input.deadlineSeconds * 1000, { armNow: !lean });
   let result!: MediaTaskResult; // set by exactly one of the branches below
   try {
-    result = await runWithDeadline(deadlineMs, () => runOnChannels());
+    result = await deadline.run(() => runOnChannels());
   } catch (error) {
     let ending: unknown = error;
     if (error instanceof DeliveredDespiteCancel) {
@@ -157,13 +200,27 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
   }
 
   if (input.callbackUrl) {
-    await CancellationScope.nonCancellable(() => sendCallback({ taskId: input.taskId }));
+    await CancellationScope.nonCancellable(async () => {
+      if (lean) await deliverCallback();
+      else await sendCallback({ taskId: input.taskId });
+    });
   }
   return result;
 
+  /**
+   * One delivery inside this workflow task; if the receiver refuses it or is slow, the queued sendCallback
+   * takes over with its retries for a day. The message id is the task's, so every try carries one webhook-id.
+   */
+  async function deliverCallback(): Promise<void> {
+    try {
+      await firstTry.sendCallback({ taskId: input.taskId });
+    } catch {
+      await sendCallback({ taskId: input.taskId });
+    }
+  }
+
   /** Tries channels until one succeeds, a failure is final, or the attempts run out. */
   async function runOnChannels(): Promise<MediaTaskResult> {
-    const tried: string[] = [];
     /** Workflow time before which a channel should not be asked again (its Retry-After, or a backoff). */
     const retryAt = new Map<string, number>();
     let lastFailure: AttemptFailure | undefined;
@@ -178,11 +235,14 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
       });
       if (!pick) break;
       const wait = (retryAt.get(pick.channelId) ?? 0) - Date.now();
-      if (wait > 0) await sleep(wait);
+      if (wait > 0) {
+        deadline.arm();
+        await sleep(wait);
+      }
       tried.push(pick.channelId);
       currentChannel = pick.channelId;
       providerNews = 0;
-      upsertSearchAttributes([{ key: SearchAttributes.Channel, value: [...new Set(tried)] }]);
+      if (!lean) upsertSearchAttributes([{ key: SearchAttributes.Channel, value: [...new Set(tried)] }]);
       setCurrentDetails(`attempt ${attempts} on channel ${pick.channelId} (${pick.provider})`);
 
       const finished = await attemptOnChannel(pick);
@@ -201,10 +261,12 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
 
   /** One channel: submit, then wait; a provider job is cancelled upstream if we are cancelled meanwhile. */
   async function attemptOnChannel(pick: ChannelPick): Promise<FinishedJob> {
-    if (status === 'pending') setStatus('queued');
+    // Lean workflows show no 'queued': the status after the submit (processing, or final) comes with the channel.
+    if (status === 'pending' && !lean) setStatus('queued');
     // Submission is not interrupted: a cancel that arrives meanwhile would otherwise leave a job running
     // upstream that we never learn the id of. We finish submitting, then cancel that job.
     const submitted = await CancellationScope.nonCancellable(() => submitOrFailure(pick));
+    deadline.check();
     if ('failure' in submitted) return { status: 'failed', job: { jobId: '' }, outputs: [], error: submitted.failure };
     if (CancellationScope.current().consideredCancelled) {
       if (patched(CANCEL_FOLLOWS_JOB_PATCH)) {
@@ -217,6 +279,7 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
     }
     if (submitted.finished) return submitted.finished;
     if (status !== 'processing') setStatus('processing');
+    deadline.arm();
     try {
       if (submitted.callbacks && patched(PROVIDER_CALLBACKS_PATCH)) {
         return await waitForCallback(pick, submitted.job, submitted.callbacks.backstopMs);
@@ -281,6 +344,22 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
     }
   }
 
+  /**
+   * The asset copy, tried first inside this workflow task (most outputs copy in well under a second); one
+   * that fails for a reason worth retrying, or takes longer, goes to the queued persistAssets with its
+   * heartbeats and retries, under the deadline. A final failure (refused, too large) ends the task as before.
+   */
+  async function copyAssets(copy: Parameters<MediaActivities['persistAssets']>[0]): Promise<{ assetIds: string[] }> {
+    try {
+      return await firstTry.persistAssets(copy);
+    } catch (error) {
+      if (isCancellation(error) || !(error instanceof ActivityFailure)) throw error;
+      if (error.cause instanceof ApplicationFailure && error.cause.nonRetryable) throw error;
+    }
+    deadline.arm();
+    return persistAssets(copy);
+  }
+
   function jobInput(pick: ChannelPick, job: JobHandle) {
     return { taskId: input.taskId, channelId: pick.channelId, kind: input.kind, upstreamModel: pick.upstreamModel, request: input.request, job };
   }
@@ -303,15 +382,8 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
   }
 
   async function finishSucceeded(pick: ChannelPick, finished: FinishedJob): Promise<MediaTaskResult> {
-    const { assetIds } = await persistAssets({
-      taskId: input.taskId,
-      channelId: pick.channelId,
-      kind: input.kind,
-      upstreamModel: pick.upstreamModel,
-      request: input.request,
-      job: finished.job,
-      outputs: finished.outputs,
-    });
+    const copy = { ...jobInput(pick, finished.job), outputs: finished.outputs };
+    const { assetIds } = lean ? await copyAssets(copy) : await persistAssets(copy);
     const { charged } = await CancellationScope.nonCancellable(() =>
       settleCredits({ taskId: input.taskId, channelId: pick.channelId, usage: finished.usage ?? {} }),
     );
@@ -321,32 +393,62 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
   }
 }
 
-/** Runs `work` in its own scope and cancels it when the model's deadline passes. */
-async function runWithDeadline<T>(deadlineMs: number, work: () => Promise<T>): Promise<T> {
-  const scope = new CancellationScope();
-  const running = scope.run(work);
-  let deadlinePassed = false;
-  const timer = new CancellationScope();
-  void timer
-    .run(() => sleep(deadlineMs))
-    .then(() => {
-      deadlinePassed = true;
-      scope.cancel();
-    })
-    .catch(() => undefined);
-  try {
-    return await running;
-  } catch (error) {
-    if (deadlinePassed && isCancellation(error)) {
-      throw new TaskFailed({
-        code: 'deadline_exceeded',
-        type: 'upstream_error',
-        message: `The task did not finish within its deadline of ${Math.round(deadlineMs / 1000)} s`,
-      });
+/**
+ * The model's deadline over `work`, run in a scope of its own that is cancelled when the deadline passes.
+ * Workflows before LEAN_HISTORY_PATCH start its timer at once (`armNow`); lean ones only when the task has
+ * to wait on something it does not bound itself (a provider job, a backoff, a queued retry), so an instant
+ * task records no timer, and check it without a timer after each submit.
+ */
+class Deadline {
+  private readonly at: number;
+  private readonly outer = CancellationScope.current();
+  private readonly scope = new CancellationScope();
+  private timer: CancellationScope | undefined;
+  private passed = false;
+  private over = false;
+
+  constructor(private readonly ms: number, private readonly opts: { armNow: boolean }) {
+    this.at = Date.now() + ms;
+  }
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    const running = this.scope.run(work);
+    if (this.opts.armNow) this.arm();
+    try {
+      return await running;
+    } catch (error) {
+      if (this.passed && isCancellation(error)) {
+        throw new TaskFailed({
+          code: 'deadline_exceeded',
+          type: 'upstream_error',
+          message: `The task did not finish within its deadline of ${Math.round(this.ms / 1000)} s`,
+        });
+      }
+      throw error;
+    } finally {
+      this.over = true;
+      this.timer?.cancel();
     }
-    throw error;
-  } finally {
-    timer.cancel();
+  }
+
+  /** Starts the timer, once, while the work runs. */
+  arm(): void {
+    if (this.timer || this.over) return;
+    this.timer = new CancellationScope({ cancellable: true, parent: this.outer });
+    void this.timer
+      .run(() => sleep(this.opts.armNow ? this.ms : Math.max(this.at - Date.now(), 1)))
+      .then(() => this.expire())
+      .catch(() => undefined);
+  }
+
+  /** Cancels the work now if the deadline has passed (no timer needed to notice). */
+  check(): void {
+    if (!this.opts.armNow && !this.over && Date.now() >= this.at) this.expire();
+  }
+
+  private expire(): void {
+    this.passed = true;
+    this.scope.cancel();
   }
 }
 
