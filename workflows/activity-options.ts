@@ -67,6 +67,17 @@ export const providerRead: ActivityOptions = {
 };
 
 /**
+ * The same read as a local activity, in current runs: a callback or the shared poller has just said the
+ * job changed, so the read is due now and short; inside the workflow task it skips a trip through the task
+ * queue (three history events and one more workflow task) on every job's last step. Retried like
+ * providerRead; the channel's call timeout (30 s by default) bounds one try.
+ */
+export const providerReadLocal: LocalActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+};
+
+/**
  * First tries, inside the workflow task, of steps that have a queued activity to fall back on: one attempt,
  * no round trip through the task queue (three history events and a workflow task each). If the attempt
  * fails or runs out of time, the workflow hands the step to the queued activity and its retry policy, so

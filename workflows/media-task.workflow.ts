@@ -2,15 +2,18 @@
  * mediaTaskWorkflow: one media task (image, video or music), id = task id.
  *
  * Steps, and what undoes each:
- * 1. reserveCredits      local activity; creates the task row and holds the price   -> refundCredits
- *    (answers the admitTask update, so the API can reply 402 at once)
+ * 1. (admission)         the API creates the task row and holds the price in one transaction before it
+ *                        starts the run (`admittedByApi`)                              -> refundCredits
+ *    reserveCredits      runs started by an older API reserve here instead, as a local activity answering
+ *                        the admitTask update (Update-With-Start)
  * 2. pickChannel         local activity; channels not tried yet first, never the one that just failed while another exists;
  *                        highest priority first, weighted inside a tier
  * 3. submitToProvider    one provider job per attempt                                  -> cancelProviderJob
- * 4. waitForProvider     polls in one heartbeating activity; history stays small
- *    (readProviderJob)   or, when the provider was asked to call back: one status read each time the
- *                        providerUpdate signal comes (the callback route sends it) or the slow backstop
- *                        poll comes due
+ * 4. waitForProvider     polls in one heartbeating activity (PROVIDER_POLLER=activity); history stays small
+ *    (readProviderJob)   or, when the provider was asked to call back or the worker's shared poller watches
+ *                        the job: one status read (a local activity in current runs) each time the
+ *                        providerUpdate signal comes (the callback route or the poller sends it) or the slow
+ *                        backstop poll comes due
  *    a retryable failure (at submit or in flight) goes back to 2 with the next channel
  * 5. persistAssets       copies outputs into our store before the provider's URLs expire; tried first as a
  *                        local activity (one short attempt), then queued with heartbeats and retries
@@ -26,7 +29,7 @@
  * The model's deadline cancels steps 2-5. Its timer starts only when the task has to wait (a provider job
  * still running after submit, a backoff, a queued asset copy): a job that finishes at submit is checked
  * against the deadline without one. An instant task is then two workflow tasks: admission through submit,
- * and the rest once the submit returns (LEAN_HISTORY_PATCH; older workflows replay as they ran).
+ * and the rest once the submit returns (current runs only, see `current` below; older runs replay as they ran).
  */
 import {
   ActivityFailure,
@@ -55,6 +58,7 @@ import {
   localBookkeeping,
   providerCalls,
   providerRead,
+  providerReadLocal,
   providerWait,
   reservation,
 } from './activity-options';
@@ -77,6 +81,7 @@ const queuedSteps = proxyActivities<MediaActivities>(bookkeeping);
 const { submitToProvider } = proxyActivities<MediaActivities>(providerCalls);
 const { waitForProvider } = proxyActivities<MediaActivities>(providerWait);
 const { readProviderJob } = proxyActivities<MediaActivities>(providerRead);
+const { readProviderJob: readProviderJobLocally } = proxyLocalActivities<MediaActivities>(providerReadLocal);
 const { sendCallback } = proxyActivities<MediaActivities>(callbacks);
 /** First tries inside the workflow task; see firstTryAssets in activity-options. */
 const firstTry = {
@@ -95,14 +100,6 @@ const CANCEL_FOLLOWS_JOB_PATCH = 'cancel-follows-job';
  * polling activity, on channels whose provider was asked to call back.
  */
 const PROVIDER_CALLBACKS_PATCH = 'provider-callbacks';
-
-/**
- * Marks workflows with the lean history: the deadline timer started only when the task has to wait, the
- * channel and status upserted together and only when they change what an operator can see, and the asset
- * copy and consumer callback tried first as local activities (queued, with their retries, if that fails).
- * It implies LOCAL_BOOKKEEPING_PATCH, whose marker these workflows no longer record.
- */
-const LEAN_HISTORY_PATCH = 'lean-history';
 
 /** How long a cancelled task follows a job the provider did not stop, before refunding anyway. */
 const FOLLOW_AFTER_CANCEL_MS = 30 * 60 * 1000;
@@ -142,14 +139,25 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
     if (attempt === attempts) providerNews += 1;
   });
 
-  // Workflows started before pickChannel, settleCredits and refundCredits became local activities replay
-  // with the queued ones (the patch markers tell them apart); one marker per workflow, the newest.
-  const lean = patched(LEAN_HISTORY_PATCH);
-  const { pickChannel, settleCredits, refundCredits } = lean || patched(LOCAL_BOOKKEEPING_PATCH) ? localSteps : queuedSteps;
+  /**
+   * Which version of the steps this run takes. Runs started by the current API carry `admittedByApi` (it
+   * created the task row and hold before starting them): they take every current path with no patch marker,
+   * since each patched() call costs two history events (its marker and a TemporalChangeVersion upsert) and
+   * the input, fixed for the run, already tells them apart. Runs started earlier, whose input lacks the
+   * field, replay the paths their patch markers recorded.
+   *
+   * Current runs also have the lean history: the deadline timer started only when the task has to wait, the
+   * channel and status upserted together and only when they change what an operator can see, and the asset
+   * copy and consumer callback tried first as local activities (queued, with their retries, if that fails).
+   */
+  const current = input.admittedByApi === true;
+  const has = (patch: string): boolean => current || patched(patch);
+  const lean = current;
+  // Runs started before pickChannel, settleCredits and refundCredits became local activities replay with the queued ones.
+  const { pickChannel, settleCredits, refundCredits } = has(LOCAL_BOOKKEEPING_PATCH) ? localSteps : queuedSteps;
 
-  // A run whose API created the task row and hold before starting it has nothing to reserve (the patch marks
-  // those runs); older runs, and runs started by an older API, reserve here and answer the admitTask update.
-  admission = input.admittedByApi && patched('admitted-by-api') ? { admitted: true, taskId: input.taskId } : await reserveCredits(input);
+  // A current run's API reserved before starting it; older runs reserve here and answer the admitTask update.
+  admission = current ? { admitted: true, taskId: input.taskId } : await reserveCredits(input);
   if (!admission.admitted) {
     status = 'rejected';
     setStatus('rejected');
@@ -269,7 +277,7 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
     deadline.check();
     if ('failure' in submitted) return { status: 'failed', job: { jobId: '' }, outputs: [], error: submitted.failure };
     if (CancellationScope.current().consideredCancelled) {
-      if (patched(CANCEL_FOLLOWS_JOB_PATCH)) {
+      if (has(CANCEL_FOLLOWS_JOB_PATCH)) {
         const finished = submitted.finished ?? (await CancellationScope.nonCancellable(() => cancelAndFollow(pick, submitted.job)));
         if (finished?.status === 'succeeded') throw new DeliveredDespiteCancel(pick, finished);
       } else if (!submitted.finished) {
@@ -281,7 +289,7 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
     if (status !== 'processing') setStatus('processing');
     deadline.arm();
     try {
-      if (submitted.callbacks && patched(PROVIDER_CALLBACKS_PATCH)) {
+      if (submitted.callbacks && has(PROVIDER_CALLBACKS_PATCH)) {
         return await waitForCallback(pick, submitted.job, submitted.callbacks.backstopMs);
       }
       return await waitForProvider({
@@ -295,7 +303,7 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
       });
     } catch (error) {
       if (isCancellation(error)) {
-        if (patched(CANCEL_FOLLOWS_JOB_PATCH)) {
+        if (has(CANCEL_FOLLOWS_JOB_PATCH)) {
           const finished = await CancellationScope.nonCancellable(() => cancelAndFollow(pick, submitted.job));
           if (finished?.status === 'succeeded') throw new DeliveredDespiteCancel(pick, finished);
         } else {
@@ -319,7 +327,7 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
     for (;;) {
       await condition(() => providerNews > seen, pollErrors > 0 ? pick.pollIntervalMs : backstopMs);
       seen = providerNews;
-      const read = await readProviderJob({ ...jobInput(pick, job), pollErrors });
+      const read = await (lean ? readProviderJobLocally : readProviderJob)({ ...jobInput(pick, job), pollErrors });
       if (read.finished) return read.finished;
       pollErrors = read.pollErrors;
     }
@@ -395,7 +403,7 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
 
 /**
  * The model's deadline over `work`, run in a scope of its own that is cancelled when the deadline passes.
- * Workflows before LEAN_HISTORY_PATCH start its timer at once (`armNow`); lean ones only when the task has
+ * Runs before the lean history start its timer at once (`armNow`); lean ones only when the task has
  * to wait on something it does not bound itself (a provider job, a backoff, a queued retry), so an instant
  * task records no timer, and check it without a timer after each submit.
  */

@@ -2,8 +2,8 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Admission, TaskStatus } from './types';
 
 /**
- * Sent with the workflow's start (Update-With-Start): answers once the credits are reserved or refused,
- * so POST /v1/videos can say 402 at once. Idempotent per update id.
+ * Sent with the workflow's start (Update-With-Start) by APIs from before the API reserved itself: answers
+ * once the credits are reserved or refused. Kept so runs started by such an API still answer it.
  */
 export const admitTaskUpdate = defineUpdate<Admission>('admitTask');
 

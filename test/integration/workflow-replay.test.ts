@@ -21,13 +21,15 @@ const HISTORIES = [
   'media-task-polling-failover.history.json',
   'media-task-callbacks-failover.history.json',
   // Recorded from main at 2fd22b0 (2026-12-05), before the task-cost work of issue 13.
-  'main-2fd22b0-mock-instant-callback.history.json',
-  'main-2fd22b0-mock-cancelled.history.json',
-  'main-2fd22b0-fal-polling-success.history.json',
-  'main-2fd22b0-mock-failover.history.json',
-  // Recorded after the API began to reserve itself (input admittedByApi, patch 'admitted-by-api').
-  'admitted-by-api-mock-instant-callback.history.json',
+  ...generation('main-2fd22b0'),
+  // Recorded after it: runs the API reserved itself (input admittedByApi), lean history, shared poller.
+  ...generation('admitted-lean'),
 ];
+
+/** The four fixtures recorded of one version of the workflow, named after it. */
+function generation(prefix: string): string[] {
+  return ['mock-instant-callback', 'mock-cancelled', 'fal-polling-success', 'mock-failover'].map((name) => `${prefix}-${name}.history.json`);
+}
 const record = process.env.RECORD_WORKFLOW_HISTORY === '1';
 
 describe('replay of histories recorded before provider callbacks', () => {
@@ -99,33 +101,31 @@ describe('replay of histories recorded before provider callbacks', () => {
       await runAndSave(model, HISTORIES[2]);
     });
 
-    it('records (main 2fd22b0) a mock task that finishes at submit, with a consumer callback', async () => {
-      const { model } = await createMockModel(gw, { category: 'video', pricing: { per_second: 3 }, settings: { durationMs: 0 } });
-      await runAndSave(model, HISTORIES[3], { body: { callback_url: receiver.url('/replay-instant') } });
-    });
+    // Each version's four: only the newest is recorded (the older files exist and are never overwritten).
+    for (const [prefix, first] of [['main-2fd22b0', 3], ['admitted-lean', 7]] as const) {
+      it(`records (${prefix}) a mock task that finishes at submit, with a consumer callback`, async () => {
+        const { model } = await createMockModel(gw, { category: 'video', pricing: { per_second: 3 }, settings: { durationMs: 0 } });
+        await runAndSave(model, HISTORIES[first]!, { body: { callback_url: receiver.url('/replay-instant') } });
+      });
 
-    it('records (main 2fd22b0) a mock task cancelled while processing, with a consumer callback', async () => {
-      const { model } = await createMockModel(gw, { category: 'video', pricing: { per_second: 3 }, settings: { durationMs: 60_000 } });
-      await runAndSave(model, HISTORIES[4], { body: { callback_url: receiver.url('/replay-cancel') }, cancel: true, expected: 'cancelled' });
-    });
+      it(`records (${prefix}) a mock task cancelled while processing, with a consumer callback`, async () => {
+        const { model } = await createMockModel(gw, { category: 'video', pricing: { per_second: 3 }, settings: { durationMs: 60_000 } });
+        await runAndSave(model, HISTORIES[first + 1]!, { body: { callback_url: receiver.url('/replay-cancel') }, cancel: true, expected: 'cancelled' });
+      });
 
-    it('records (main 2fd22b0) a task that polls fal to success', async () => {
-      const model = uniqueId('replay-video-2fd22b0');
-      await gw.admin('POST', '/admin/models', { id: model, category: 'video', pricing: { per_second: 3 }, default_duration: 5 });
-      await channel('fal', await startFalFake({ jobPlan: { queueMs: 100, runMs: 400 } }), model, 'fal-ai/kling-video/v2.1/standard/text-to-video');
-      await runAndSave(model, HISTORIES[5]);
-    });
+      it(`records (${prefix}) a task that polls fal to success`, async () => {
+        const model = uniqueId(`replay-video-${prefix}`);
+        await gw.admin('POST', '/admin/models', { id: model, category: 'video', pricing: { per_second: 3 }, default_duration: 5 });
+        await channel('fal', await startFalFake({ jobPlan: { queueMs: 100, runMs: 400 } }), model, 'fal-ai/kling-video/v2.1/standard/text-to-video');
+        await runAndSave(model, HISTORIES[first + 2]!);
+      });
 
-    it('records (main 2fd22b0) a mock task that fails in flight (retryable) and succeeds on a second channel', async () => {
-      const { model } = await createMockModel(gw, { category: 'video', pricing: { per_second: 3 }, settings: { durationMs: 300, failRate: 1 } });
-      await gw.admin('POST', '/admin/channels', { name: `second mock for ${model}`, provider: 'mock', models: [model], priority: -1, settings: { durationMs: 200 } });
-      await runAndSave(model, HISTORIES[6]);
-    });
-
-    it('records a mock task the API reserved itself, finishing at submit, with a consumer callback', async () => {
-      const { model } = await createMockModel(gw, { category: 'video', pricing: { per_second: 3 }, settings: { durationMs: 0 } });
-      await runAndSave(model, HISTORIES[7], { body: { callback_url: receiver.url('/replay-admitted') } });
-    });
+      it(`records (${prefix}) a mock task that fails in flight (retryable) and succeeds on a second channel`, async () => {
+        const { model } = await createMockModel(gw, { category: 'video', pricing: { per_second: 3 }, settings: { durationMs: 300, failRate: 1 } });
+        await gw.admin('POST', '/admin/channels', { name: `second mock for ${model}`, provider: 'mock', models: [model], priority: -1, settings: { durationMs: 200 } });
+        await runAndSave(model, HISTORIES[first + 3]!);
+      });
+    }
   }
 
   it.each(HISTORIES)('%s replays against the current workflow code', async (file) => {
