@@ -34,6 +34,7 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  TemporalFailure,
   CancellationScope,
   CancelledFailure,
   condition,
@@ -101,6 +102,12 @@ const CANCEL_FOLLOWS_JOB_PATCH = 'cancel-follows-job';
  */
 const PROVIDER_CALLBACKS_PATCH = 'provider-callbacks';
 
+/**
+ * Marks runs that take every current path (see `current` in the workflow): it stands for every patch above,
+ * whose markers these runs no longer record. One marker per run.
+ */
+const CURRENT_PATCH = 'admitted-lean';
+
 /** How long a cancelled task follows a job the provider did not stop, before refunding anyway. */
 const FOLLOW_AFTER_CANCEL_MS = 30 * 60 * 1000;
 
@@ -140,23 +147,26 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
   });
 
   /**
-   * Which version of the steps this run takes. Runs started by the current API carry `admittedByApi` (it
-   * created the task row and hold before starting them): they take every current path with no patch marker,
-   * since each patched() call costs two history events (its marker and a TemporalChangeVersion upsert) and
-   * the input, fixed for the run, already tells them apart. Runs started earlier, whose input lacks the
-   * field, replay the paths their patch markers recorded.
+   * Which version of the steps this run takes. A run started by the current API (its input carries
+   * `admittedByApi`: the API created the task row and hold before starting it) takes every current path
+   * under one patch, CURRENT_PATCH, instead of one marker per older patch: each patched() call costs two
+   * history events (its marker and a TemporalChangeVersion upsert). The patch, not the input alone, decides,
+   * so a run that an older worker began (APIs upgraded before workers) replays on a newer worker as it ran.
+   * Runs started by an older API reserve in their first step and replay the paths their markers recorded.
    *
    * Current runs also have the lean history: the deadline timer started only when the task has to wait, the
    * channel and status upserted together and only when they change what an operator can see, and the asset
-   * copy and consumer callback tried first as local activities (queued, with their retries, if that fails).
+   * copy, the consumer callback and a flagged job's read run as local activities (queued, with their
+   * retries, if a first try of the copy or callback fails).
    */
-  const current = input.admittedByApi === true;
+  const current = input.admittedByApi === true && patched(CURRENT_PATCH);
   const has = (patch: string): boolean => current || patched(patch);
   const lean = current;
   // Runs started before pickChannel, settleCredits and refundCredits became local activities replay with the queued ones.
   const { pickChannel, settleCredits, refundCredits } = has(LOCAL_BOOKKEEPING_PATCH) ? localSteps : queuedSteps;
 
-  // A current run's API reserved before starting it; older runs reserve here and answer the admitTask update.
+  // A current run's API reserved before starting it. Runs of an older API reserve here and answer the
+  // admitTask update; so does a run an older worker began (its reservation is idempotent: the row is there).
   admission = current ? { admitted: true, taskId: input.taskId } : await reserveCredits(input);
   if (!admission.admitted) {
     status = 'rejected';
@@ -361,8 +371,10 @@ export async function mediaTaskWorkflow(input: MediaTaskInput): Promise<MediaTas
     try {
       return await firstTry.persistAssets(copy);
     } catch (error) {
-      if (isCancellation(error) || !(error instanceof ActivityFailure)) throw error;
-      if (error.cause instanceof ApplicationFailure && error.cause.nonRetryable) throw error;
+      if (isCancellation(error) || !(error instanceof TemporalFailure)) throw error;
+      // A final failure (refused, too large) ends the task; anything else gets the queued copy's retries.
+      const cause = error instanceof ActivityFailure ? error.cause : error;
+      if (cause instanceof ApplicationFailure && cause.nonRetryable) throw error;
     }
     deadline.arm();
     return persistAssets(copy);
@@ -462,8 +474,8 @@ class Deadline {
 
 /** The failure a provider activity reported, or undefined for anything else. */
 function attemptFailureOf(error: unknown): AttemptFailure | undefined {
-  if (!(error instanceof ActivityFailure)) return undefined;
-  const cause = error.cause;
+  // A queued activity's failure wraps the activity's ApplicationFailure; a local activity's arrives bare.
+  const cause = error instanceof ActivityFailure ? error.cause : error;
   if (cause instanceof ApplicationFailure && cause.details?.[0] && typeof cause.details[0] === 'object') {
     return cause.details[0] as AttemptFailure;
   }

@@ -53,8 +53,8 @@ export interface MediaTaskInput {
   acceptedAt: string;
   /**
    * The API created the task row and held the price before starting the workflow, so the workflow's first
-   * step has nothing to reserve. Absent in runs started by an API from before that (they reserve). It also
-   * versions the run: present, the run takes every current path without patch markers (see the workflow).
+   * step has nothing to reserve. Absent in runs started by an API from before that (they reserve). Present, a
+   * run takes every current path under one patch marker (see `current` in the workflow).
    */
   admittedByApi?: boolean;
 }

@@ -60,7 +60,7 @@ describe('the history of an instant task', () => {
 
   const scheduled = (events: HistoryEvent[]) => ofType(events, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
 
-  it('takes at most 24 history events and 3 workflow tasks, with no timer and no patch marker', async () => {
+  it('takes at most 24 history events and 3 workflow tasks, with no timer and one patch marker', async () => {
     const path = `/instant-${Date.now()}`;
     const { events } = await runInstantTask(path);
     await receiver.waitFor(1, (h) => h.path === path, 20_000);
@@ -68,8 +68,8 @@ describe('the history of an instant task', () => {
     expect(events.length).toBeLessThanOrEqual(24);
     expect(ofType(events, EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED).length).toBeLessThanOrEqual(3);
     expect(ofType(events, EventType.EVENT_TYPE_TIMER_STARTED)).toHaveLength(0);
-    // The run's input versions it (admittedByApi): no patch marker, no TemporalChangeVersion upsert.
-    expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')).toHaveLength(0);
+    // One patch (admitted-lean) stands for every older one: one marker, one TemporalChangeVersion upsert.
+    expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')).toHaveLength(1);
     // Only the provider submission goes through the task queue; the other steps are still there, one each.
     expect(scheduled(events)).toEqual(['submitToProvider']);
     expect(localActivities(events)).toEqual(
@@ -78,7 +78,7 @@ describe('the history of an instant task', () => {
     // Status and channel reach the search attributes together, once, at the end.
     const upserts = ofType(events, EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES)
       .map((e) => Object.keys(e.upsertWorkflowSearchAttributesEventAttributes!.searchAttributes!.indexedFields!).sort());
-    expect(upserts).toEqual([['Channel', 'TaskStatus']]);
+    expect(upserts).toEqual([['TemporalChangeVersion'], ['Channel', 'TaskStatus']]);
   });
 
   it('delivers a callback whose local first try was refused through the queued retry, with the same webhook-id', async () => {

@@ -128,6 +128,18 @@ describe('replay of histories recorded before provider callbacks', () => {
     }
   }
 
+  it('replays a run the new API started but an older worker began (APIs upgraded before workers) as that worker ran it', async () => {
+    // main 2fd22b0's instant task, its input given the field the current API sets: the older worker
+    // ignored it and reserved; with no admitted-lean marker in the history, current code must do the same.
+    const recorded = JSON.parse(await readFile(path.join(FIXTURES, 'main-2fd22b0-mock-instant-callback.history.json'), 'utf8'));
+    const payload = recorded.events[0].workflowExecutionStartedEventAttributes.input.payloads[0];
+    const input = JSON.parse(Buffer.from(payload.data, 'base64').toString('utf8'));
+    expect(input.admittedByApi).toBeUndefined();
+    payload.data = Buffer.from(JSON.stringify({ ...input, admittedByApi: true })).toString('base64');
+    const history = temporal.api.history.v1.History.fromObject(recorded);
+    await Worker.runReplayHistory({ workflowBundle: { codePath: testEnv().bundlePath } }, history, 'replay-api-before-workers');
+  });
+
   it.each(HISTORIES)('%s replays against the current workflow code', async (file) => {
     // Saved as the client's own JSON (JSON.stringify of the fetched History); fromObject reads it back.
     // (The SDK's historyFromJSON trips over its two protobufjs versions here.)
