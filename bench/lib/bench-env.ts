@@ -77,7 +77,9 @@ export interface BaselineSpec {
   rate?: number;
   durationS: number;
   warmupS: number;
+  /** Also wait for each workflow's result and time it (end to end). */
   awaitResult?: boolean;
+  /** Same-shape only: the input's callback_url (the stub never calls it; the workflow takes the callback step). */
   callbackUrl?: string;
 }
 

@@ -9,24 +9,16 @@
 import { performance } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
+import type { BaselineSpec } from '../lib/bench-env';
 import type { LoadResult } from '../lib/load-spec';
 import { sameShapeInput } from '../lib/same-shape';
 import { round, summarize } from '../lib/stats';
 import { startMediaTask } from '../../src/temporal/media-tasks';
 
-interface Spec {
+/** What bench-env asks for (BaselineSpec), with where to start it. */
+interface Spec extends BaselineSpec {
   address: string;
   taskQueue: string;
-  workflow?: 'empty' | 'same-shape';
-  mode: 'max' | 'paced';
-  concurrency?: number;
-  rate?: number;
-  durationS: number;
-  warmupS: number;
-  /** Also wait for each workflow's result and time it (end to end). */
-  awaitResult?: boolean;
-  /** Same-shape only: the input's callback_url (the stub never calls it; the workflow takes the callback step). */
-  callbackUrl?: string;
 }
 
 const SAMPLE_IDS = 5;
