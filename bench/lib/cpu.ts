@@ -3,9 +3,8 @@
  * its command line, read from /proc before and after. On a 2-core machine this is what shows the limit
  * (a role near 1.0 core is saturated; all roles adding up to ~2.0 means the machine is).
  */
-import { readdirSync, readFileSync } from 'node:fs';
-
-const TICKS_PER_SECOND = 100;
+import { readFileSync } from 'node:fs';
+import { isUnder, procTable, TICKS_PER_SECOND } from './proc-cpu';
 
 const ROLES: [string, RegExp][] = [
   ['load generator', /bench\/procs\/(load|bare-starts)\.ts/],
@@ -29,26 +28,9 @@ function roleOf(cmdline: string): string | null {
 
 export function cpuSnapshot(): CpuSnapshot {
   // Only this run's processes: other suites may run the same scripts on the same machine meanwhile.
-  const stats = new Map<number, { ppid: number; ticks: number }>();
-  for (const entry of readdirSync('/proc')) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid)) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // fields[1] = ppid; fields[11], [12] = utime, stime (fields 4, 14 and 15 of stat, counted from the state field).
-      stats.set(pid, { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const ours = (pid: number): boolean => {
-    for (let at = pid, hops = 0; at > 1 && hops < 32; hops++) {
-      if (at === process.pid) return true;
-      at = stats.get(at)?.ppid ?? 0;
-    }
-    return false;
-  };
+  const stats = procTable();
+  const self = new Set([process.pid]);
+  const ours = (pid: number): boolean => isUnder(stats, pid, self);
   const byPid = new Map<number, { role: string; ticks: number }>();
   for (const [pid, { ticks }] of stats) {
     if (!ours(pid)) continue;

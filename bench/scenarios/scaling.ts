@@ -10,7 +10,7 @@
  * it), so both API shapes are the deployed program. Only meaningful on the production pair (`--stack`);
  * on the dev server it runs the same and the report says so.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TEMPORAL_SERVER_VERSION } from '../../src/infra/temporal-server';
@@ -19,11 +19,11 @@ import { admissionRate, KINDS, type Kind, type Topology } from '../lib/report-sc
 import type { Durations } from '../lib/durations';
 import type { LoadResult } from '../lib/load-spec';
 import type { NodeChild } from '../lib/procs';
+import { isUnder, procTable, TICKS_PER_SECOND } from '../lib/proc-cpu';
 import { waitForDrain } from '../lib/tasks';
 import { videoSpec } from './admission';
 
 const CONCURRENCY = 32;
-const TICKS_PER_SECOND = 100;
 /** Serial commits of one account row: the most reservations one account can make per second. */
 const ROW_LOCK_COMMITS = 200;
 
@@ -261,26 +261,8 @@ function memoryByKind(roots: { api: number[]; worker: number[] }): Record<Kind, 
 
 /** This run's processes of each kind: the given API and worker processes with their children, the Temporal server, PostgreSQL. */
 function processesByKind(roots: { api: number[]; worker: number[] }): { pid: number; kind: Kind; cpuSeconds: number }[] {
-  const table = new Map<number, { ppid: number; ticks: number; reapedTicks: number }>();
-  for (const entry of readdirSync('/proc')) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid)) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      // From the state field on: [1] ppid, [11] utime, [12] stime, [13] cutime, [14] cstime (stat fields 4, 14-17).
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      table.set(pid, { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]), reapedTicks: Number(fields[13]) + Number(fields[14]) });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const under = (pid: number, ancestors: Set<number>): boolean => {
-    for (let at = pid, hops = 0; at > 1 && hops < 32; hops++) {
-      if (ancestors.has(at)) return true;
-      at = table.get(at)?.ppid ?? 0;
-    }
-    return false;
-  };
+  const table = procTable();
+  const under = (pid: number, ancestors: Set<number>): boolean => isUnder(table, pid, ancestors);
   const apis = new Set(roots.api);
   const workers = new Set(roots.worker);
   const ours = new Set([process.pid]);
